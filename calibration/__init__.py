@@ -1,0 +1,1 @@
+"""Psychometrics core: response logs in, item and person estimates out. No database imports."""

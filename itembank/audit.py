@@ -1,0 +1,104 @@
+"""The tamper-evident audit ledger: append inside the caller's transaction, verify the chain.
+
+Each event's hash covers its own fields and the previous event's hash, so editing, deleting or
+inserting a row behind the application's back breaks the chain at that row. The head row is locked
+(``SELECT ... FOR UPDATE`` on PostgreSQL) so concurrent appends serialise instead of forking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from itembank.hashing import content_hash
+from itembank.models import AuditEvent, AuditHead
+from itembank.models.base import as_utc, utcnow
+
+GENESIS = "0" * 64
+
+
+def _event_hash(event: AuditEvent) -> str:
+    at = as_utc(event.at)
+    return content_hash(
+        {
+            "seq": event.seq,
+            "at": at.isoformat() if at else None,
+            "actor": event.actor,
+            "action": event.action,
+            "entity_type": event.entity_type,
+            "entity_id": event.entity_id,
+            "payload_hash": event.payload_hash,
+            "prev_hash": event.prev_hash,
+        }
+    )
+
+
+def record(
+    session: Session,
+    actor: str,
+    action: str,
+    entity_type: str,
+    entity_id: str | int,
+    payload: Any = None,
+) -> AuditEvent:
+    """Append one event to the ledger in the caller's transaction."""
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    event = AuditEvent(
+        seq=head.seq + 1,
+        at=utcnow(),
+        actor=actor,
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        payload_hash=content_hash(payload),
+        prev_hash=head.hash,
+        hash="",
+    )
+    event.hash = _event_hash(event)
+    head.seq, head.hash = event.seq, event.hash
+    session.add(event)
+    session.add(head)
+    return event
+
+
+@dataclass(frozen=True)
+class LedgerCheck:
+    """Outcome of a ledger verification; ``first_bad`` is the sequence number where it breaks."""
+
+    ok: bool
+    events: int
+    first_bad: int | None = None
+    reason: str = ""
+
+    def __str__(self) -> str:
+        if self.ok:
+            return f"audit ledger intact: {self.events} events, chain verified"
+        return f"audit ledger BROKEN at event {self.first_bad}: {self.reason}"
+
+
+def verify(session: Session, batch: int = 5000) -> LedgerCheck:
+    """Recompute the whole chain in sequence order and report the first event that does not fit."""
+    prev_hash, expected_seq, count, last = GENESIS, 1, 0, 0
+    while True:
+        rows = session.exec(
+            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+        ).all()
+        if not rows:
+            break
+        for event in rows:
+            if event.seq != expected_seq:
+                return LedgerCheck(False, count, expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
+            if event.prev_hash != prev_hash:
+                return LedgerCheck(False, count, event.seq, "its previous-hash does not match the event before it")
+            if _event_hash(event) != event.hash:
+                return LedgerCheck(False, count, event.seq, "its content does not match its hash (edited)")
+            prev_hash, expected_seq, count, last = event.hash, expected_seq + 1, count + 1, event.seq
+    head = session.get(AuditHead, 1)
+    if head is not None and (head.seq != count or head.hash != prev_hash):
+        return LedgerCheck(False, count, count + 1 if head.seq > count else count, "the ledger head does not match the last event (events deleted at the end)")
+    return LedgerCheck(True, count)

@@ -1,0 +1,59 @@
+"""The ``itembank`` command line: thin commands over the services; errors are one line and an exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+import typer
+
+from itembank.cli.app import app
+from itembank.errors import (
+    Conflict,
+    Forbidden,
+    Infeasible,
+    IntegrityFailure,
+    ItemBankError,
+    NotFound,
+    ValidationError,
+)
+
+EXIT_CODES: dict[type[ItemBankError], int] = {
+    ValidationError: 2,
+    NotFound: 3,
+    Forbidden: 4,
+    Conflict: 5,
+    Infeasible: 6,
+    IntegrityFailure: 7,
+}
+
+# Register the command groups on the app.
+from itembank.cli import bank as _bank  # noqa: E402,F401
+
+
+def exit_code(error: ItemBankError) -> int:
+    for kind in type(error).__mro__:
+        if kind in EXIT_CODES:
+            return EXIT_CODES[kind]  # type: ignore[index]
+    return 1
+
+
+def main() -> None:
+    """Entry point: run the app and turn domain errors into one readable line and an exit code."""
+    try:
+        app(standalone_mode=False)
+    except ItemBankError as error:
+        where = f" [{error.field}]" if error.field else ""
+        typer.echo(f"error{where}: {error.message}", err=True)
+        sys.exit(exit_code(error))
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as error:
+        error.show()
+        sys.exit(error.exit_code)
+    except click.exceptions.Exit as done:
+        sys.exit(done.exit_code)
+
+
+__all__ = ["app", "main"]

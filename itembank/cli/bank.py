@@ -1,0 +1,172 @@
+"""Commands for the bank itself: init, users, blueprints, items, review, health report, ledger."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlmodel import select
+
+from itembank import audit
+from itembank.blueprint import load_document
+from itembank.cli.app import app, console, context
+from itembank.errors import IntegrityFailure
+from itembank.models import Role, User
+from itembank.services import blueprints, health, items, transfer, users, workflow
+from itembank.services.actors import SYSTEM
+
+blueprint_app = typer.Typer(help="Assessment-element detail tables (认定要素细目表).", no_args_is_help=True)
+items_app = typer.Typer(help="Items: import, export, show.", no_args_is_help=True)
+users_app = typer.Typer(help="Users and exam-engine clients.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
+bank_app = typer.Typer(help="Bank-wide reports.", no_args_is_help=True)
+app.add_typer(blueprint_app, name="blueprint")
+app.add_typer(items_app, name="items")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(bank_app, name="bank")
+
+Level = Annotated[int, typer.Option("--level", min=1, max=5, help="skill level: 4 四级 … 1 一级")]
+Occupation = Annotated[str, typer.Option("--occupation", help="occupation code")]
+
+
+@app.command()
+def init(ctx: typer.Context) -> None:
+    """Create or upgrade the schema; on an empty bank, create the first admin and print its token once."""
+    c = context(ctx)
+    with c.session() as session:
+        if session.exec(select(User).limit(1)).first() is None:
+            user, token = users.add_user(session, SYSTEM, c.actor_name, Role.ADMIN)
+            console.print(f"created admin user [bold]{user.name}[/]; API token (shown once): {token}")
+        else:
+            console.print("schema is up to date; users already exist")
+
+
+@users_app.command("add")
+def users_add(ctx: typer.Context, name: str, role: Annotated[str, typer.Option("--role", help="role of the new user")]) -> None:
+    """Add a user or an exam-engine client; prints its API token once (only the hash is stored)."""
+    c = context(ctx)
+    with c.session() as session:
+        user, token = users.add_user(session, c.actor(session), name, role)
+    console.print(f"user [bold]{user.name}[/] ({user.role}) token, shown once: {token}")
+
+
+@blueprint_app.command("import")
+def blueprint_import(ctx: typer.Context, path: Path) -> None:
+    """Import a blueprint from YAML, JSON or Excel."""
+    c = context(ctx)
+    with c.session() as session:
+        bp = blueprints.import_blueprint(session, c.actor(session), load_document(path))
+    console.print(f"imported blueprint {bp.occupation} {bp.occupation_code} level {bp.level} {bp.exam_kind} v{bp.version}")
+
+
+@blueprint_app.command("show")
+def blueprint_show(ctx: typer.Context, level: Level, occupation: Occupation = "4-07-03-04",
+                   kind: str = "theory", version: str | None = None) -> None:
+    """Print the blueprint tree with weights and importance."""
+    c = context(ctx)
+    with c.session() as session:
+        bp = blueprints.find_blueprint(session, occupation, level, kind, version)
+        nodes = blueprints.blueprint_nodes(session, bp.id)  # type: ignore[arg-type]
+    table = Table(title=f"{bp.occupation} {bp.occupation_code} {bp.level_name or bp.level} {bp.exam_kind} v{bp.version}")
+    for column in ("code", "name", "weight %", "of paper %", "importance"):
+        table.add_column(column)
+    for row in nodes.itertuples():
+        indent = "  " * (row.depth - 1)
+        weight = "" if row.weight is None or row.weight != row.weight else f"{row.weight:g}"
+        table.add_row(indent + row.code, row.name, weight, f"{row.absolute_weight:.2f}", row.importance or "")
+    console.print(table)
+
+
+@items_app.command("import")
+def items_import(ctx: typer.Context, path: Path, level: Level, occupation: Occupation = "4-07-03-04",
+                 kind: str = "theory") -> None:
+    """Import items from .csv or .xlsx (all rows or none) or a whole-bank .json export."""
+    c = context(ctx)
+    with c.session() as session:
+        actor = c.actor(session)
+        if path.suffix.lower() == ".json":
+            count = transfer.import_bank(session, actor, json.loads(path.read_text(encoding="utf-8")))
+        else:
+            bp = blueprints.find_blueprint(session, occupation, level, kind)
+            count = len(transfer.import_items_file(session, actor, bp, path))
+    console.print(f"imported {count} items from {path.name}")
+
+
+@items_app.command("export")
+def items_export(ctx: typer.Context, path: Path,
+                 status: Annotated[list[str] | None, typer.Option("--status", help="only items in this status")] = None) -> None:
+    """Export current versions to .csv/.xlsx, or the whole bank (lossless) to .json."""
+    c = context(ctx)
+    with c.session() as session:
+        count = transfer.export_items_file(session, path, status)
+    console.print(f"exported {count} items to {path}")
+
+
+@items_app.command("show")
+def items_show(ctx: typer.Context, external_id: str) -> None:
+    """Show an item's current version, status and history."""
+    c = context(ctx)
+    with c.session() as session:
+        item = items.get_item(session, external_id)
+        version = items.current_version(session, item)
+    console.print(f"[bold]{item.external_id}[/] v{item.current_version} {version.type} {version.points:g} pts "
+                  f"element {version.element} — status {item.status} {item.status_reason}")
+    console.print(version.stem)
+    for letter, text in (version.options or {}).items():
+        console.print(f"  {letter}. {text}")
+    console.print(f"key: {version.key}" if version.key else f"rubric: {version.rubric}")
+
+
+@app.command()
+def review(ctx: typer.Context,
+           action: Annotated[str, typer.Argument(help="proofread | review | return | sign | activate | suspend | reinstate | retire | compromise")],
+           item_ids: Annotated[list[str], typer.Argument(help="external item ids")],
+           decision: Annotated[str, typer.Option(help="for sign: approve or reject")] = "approve",
+           reason: Annotated[str, typer.Option(help="why (needed to return, reject, suspend, retire, compromise)")] = "") -> None:
+    """Move items through the review workflow, or sign them as an acceptance-panel member."""
+    c = context(ctx)
+    with c.session() as session:
+        actor = c.actor(session)
+        if action == "sign":
+            done = workflow.sign(session, actor, item_ids, decision, reason)
+        else:
+            done = workflow.transition(session, actor, item_ids, action, reason)
+        summary = ", ".join(f"{i.external_id}→{i.status}" for i in done[:10])
+    console.print(f"{action}: {len(done)} item(s): {summary}{' …' if len(done) > 10 else ''}")
+
+
+@bank_app.command("report")
+def bank_report(ctx: typer.Context, level: Level, occupation: Occupation = "4-07-03-04", kind: str = "theory",
+                min_items: Annotated[int | None, typer.Option(help="fewest active items an element should have")] = None,
+                csv: Annotated[Path | None, typer.Option(help="also write the table to this CSV")] = None) -> None:
+    """Where the active bank is thin against the blueprint."""
+    c = context(ctx)
+    with c.session() as session:
+        bp = blueprints.find_blueprint(session, occupation, level, kind)
+        report = health.bank_health(session, bp, min_items=min_items)
+    table = Table(title=report.blueprint)
+    for column in report.cells.columns:
+        table.add_column(str(column))
+    for row in report.cells.itertuples(index=False):
+        table.add_row(*(f"{v:.2f}" if isinstance(v, float) else str(v) for v in row))
+    console.print(table)
+    console.print(report.importance.to_string(index=False))
+    console.print(report.summary())
+    if csv is not None:
+        report.cells.to_csv(csv, index=False)
+
+
+@audit_app.command("verify")
+def audit_verify(ctx: typer.Context) -> None:
+    """Recompute the ledger's hash chain; exits non-zero naming the first bad event."""
+    c = context(ctx)
+    with c.session() as session:
+        check = audit.verify(session)
+    if not check.ok:
+        raise IntegrityFailure(str(check), field="audit_events", details={"first_bad": check.first_bad})
+    console.print(str(check))
+

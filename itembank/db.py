@@ -1,0 +1,90 @@
+"""Engines, sessions and the guards that keep records immutable and retained.
+
+Every service opens one transaction through :func:`transaction`; the guards run on each flush so a
+retained record cannot be deleted and an item version cannot be changed, whichever code tries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session as OrmSession
+from sqlmodel import Session, create_engine
+
+from itembank.config import get_settings
+from itembank.errors import Conflict, RetentionViolation
+from itembank.models import AuditEvent, ItemVersion
+from itembank.models.base import as_utc, utcnow
+
+_MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def make_engine(url: str | None = None, **kwargs: Any) -> Engine:
+    """An engine for ``url`` (default: settings); SQLite gets foreign keys and a busy timeout."""
+    url = url or get_settings().database_url
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"check_same_thread": False, "timeout": 30})
+    else:
+        kwargs.setdefault("pool_pre_ping", True)
+    engine = create_engine(url, **kwargs)
+    if url.startswith("sqlite"):
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.close()
+
+    return engine
+
+
+def upgrade(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (creates it on an empty database)."""
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Session]:
+    """One business operation: commit on success, roll back everything on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+@event.listens_for(OrmSession, "before_flush")
+def _guard_records(session: OrmSession, _flush_context: Any, _instances: Any) -> None:
+    """Refuse edits of immutable rows and deletes of records inside the retention period."""
+    for obj in session.dirty:
+        if isinstance(obj, ItemVersion | AuditEvent) and session.is_modified(obj):
+            raise Conflict(
+                f"{type(obj).__name__} rows are immutable; an edit makes a new version",
+                field=type(obj).__tablename__,
+            )
+    retention = timedelta(days=365 * get_settings().retention_years)
+    for obj in session.deleted:
+        created = as_utc(getattr(obj, "created_at", None) or getattr(obj, "at", None))
+        if created is None or utcnow() - created < retention:
+            raise RetentionViolation(
+                f"{type(obj).__name__} {getattr(obj, 'id', '')} is inside the "
+                f"{get_settings().retention_years}-year retention period and cannot be deleted; "
+                "retire it instead",
+                field=getattr(obj, "__tablename__", None),
+            )

@@ -1,0 +1,212 @@
+"""Moving items in and out of the bank: Excel/CSV imports (all-or-nothing) and exports, and the
+lossless whole-bank JSON round-trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, SQLModel, col, select
+
+from itembank import audit
+from itembank.errors import Conflict, ValidationError
+from itembank.hashing import content_hash
+from itembank.models import (
+    Blueprint,
+    BlueprintNode,
+    CalibrationRun,
+    EnemyGroup,
+    EnemyMember,
+    Item,
+    ItemParameter,
+    ItemSet,
+    ItemStatistic,
+    ItemVersion,
+    ReviewSignoff,
+    Role,
+    TrueParameter,
+)
+from itembank.records import OPTION_LETTERS, raise_for_problems, validate_rows
+from itembank.services.actors import Actor
+from itembank.services.items import create_items
+from itembank.tabular import read_rows, write_rows
+
+FORMAT = "itembank-bank/1"
+FLAT_COLUMNS = [
+    "external_id", "type", "element", "points", "stem",
+    *(f"option_{letter}" for letter in OPTION_LETTERS[:5]),
+    "key", "rubric", "difficulty", "set_id", "stimulus", "enemy_groups", "status", "version",
+]
+
+
+def import_items_file(session: Session, actor: Actor, blueprint: Blueprint, path: str | Path) -> list[Item]:
+    """Import every row of a .csv/.xlsx file or none: the error lists each bad row and column."""
+    records, problems = validate_rows(
+        (n, {k: v for k, v in row.items() if k not in ("status", "version")}) for n, row in read_rows(path)
+    )
+    raise_for_problems(problems)
+    if not records:
+        raise ValidationError(f"{Path(path).name} holds no items", field="path")
+    return create_items(session, actor, blueprint, records)
+
+
+def item_rows(session: Session, statuses: list[str] | None = None) -> list[dict[str, Any]]:
+    """Current versions as flat rows (the same columns an import reads)."""
+    query = select(Item, ItemVersion).join(
+        ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version)
+    )
+    if statuses:
+        query = query.where(col(Item.status).in_(statuses))
+    sets = {s.id: s for s in session.exec(select(ItemSet)).all()}
+    enemies: dict[int, list[str]] = {}
+    for member, group in session.exec(select(EnemyMember, EnemyGroup).join(EnemyGroup)).all():
+        enemies.setdefault(member.item_id, []).append(group.name)
+    rows = []
+    for item, version in session.exec(query.order_by(col(Item.id))).all():
+        row: dict[str, Any] = {
+            "external_id": item.external_id, "type": str(version.type), "element": version.element,
+            "points": version.points, "stem": version.stem, "key": version.key, "rubric": version.rubric,
+            "difficulty": version.difficulty, "status": str(item.status), "version": item.current_version,
+            "set_id": sets[item.set_id].external_id if item.set_id else None,
+            "stimulus": sets[item.set_id].stimulus if item.set_id else None,
+            "enemy_groups": ";".join(sorted(enemies.get(item.id, []))),  # type: ignore[arg-type]
+        }
+        for letter, text in (version.options or {}).items():
+            row[f"option_{letter}"] = text
+        rows.append(row)
+    return rows
+
+
+def export_items_file(session: Session, path: str | Path, statuses: list[str] | None = None) -> int:
+    """Write current versions to .csv/.xlsx (re-importable) or the whole bank to .json."""
+    path = Path(path)
+    if path.suffix.lower() == ".json":
+        document = export_bank(session)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
+        return len(document["items"])
+    rows = item_rows(session, statuses)
+    write_rows(path, FLAT_COLUMNS, rows)
+    return len(rows)
+
+
+# --- whole-bank JSON ---------------------------------------------------------------------------
+
+def _dump(row: SQLModel, drop: tuple[str, ...] = ("id",)) -> dict[str, Any]:
+    return row.model_dump(mode="json", exclude=set(drop))
+
+
+def export_bank(session: Session) -> dict[str, Any]:
+    """Everything the bank knows about blueprints and items, keyed by natural ids, lossless."""
+    items = session.exec(select(Item).order_by(col(Item.id))).all()
+    ext = {i.id: i.external_id for i in items}
+    sets = {s.id: s.external_id for s in session.exec(select(ItemSet)).all()}
+    runs = session.exec(select(CalibrationRun).order_by(col(CalibrationRun.id))).all()
+    run_names = {r.id: r.name for r in runs}
+    blueprints = session.exec(select(Blueprint).order_by(col(Blueprint.id))).all()
+
+    def by_item(model: type[SQLModel], order: Any) -> dict[int, list[dict[str, Any]]]:
+        grouped: dict[int, list[dict[str, Any]]] = {}
+        for row in session.exec(select(model).order_by(order)).all():
+            record = _dump(row, ("id", "item_id"))
+            if "run_id" in record:
+                record["run"] = run_names[record.pop("run_id")]
+            grouped.setdefault(row.item_id, []).append(record)  # type: ignore[attr-defined]
+        return grouped
+
+    versions = by_item(ItemVersion, col(ItemVersion.id))
+    signoffs = by_item(ReviewSignoff, col(ReviewSignoff.id))
+    parameters = by_item(ItemParameter, col(ItemParameter.id))
+    statistics = by_item(ItemStatistic, col(ItemStatistic.id))
+    truth = by_item(TrueParameter, col(TrueParameter.item_id))
+    enemies: dict[str, list[str]] = {}
+    for member, group in session.exec(select(EnemyMember, EnemyGroup).join(EnemyGroup)).all():
+        enemies.setdefault(group.name, []).append(ext[member.item_id])
+    document = {
+        "format": FORMAT,
+        "blueprints": [
+            {**_dump(b), "nodes": [_dump(n, ("id", "blueprint_id")) for n in session.exec(
+                select(BlueprintNode).where(BlueprintNode.blueprint_id == b.id).order_by(col(BlueprintNode.id))).all()]}
+            for b in blueprints
+        ],
+        "item_sets": [_dump(s) for s in session.exec(select(ItemSet).order_by(col(ItemSet.id))).all()],
+        "enemy_groups": [
+            {**_dump(g), "items": sorted(enemies.get(g.name, []))}
+            for g in session.exec(select(EnemyGroup).order_by(col(EnemyGroup.id))).all()
+        ],
+        "calibration_runs": [_dump(r) for r in runs],
+        "items": [
+            {
+                **_dump(i, ("id", "set_id")),
+                "set": sets.get(i.set_id) if i.set_id else None,
+                "versions": versions.get(i.id, []),  # type: ignore[arg-type]
+                "signoffs": signoffs.get(i.id, []),  # type: ignore[arg-type]
+                "parameters": parameters.get(i.id, []),  # type: ignore[arg-type]
+                "statistics": statistics.get(i.id, []),  # type: ignore[arg-type]
+                "truth": (truth.get(i.id) or [None])[0],  # type: ignore[arg-type]
+            }
+            for i in items
+        ],
+    }
+    return document
+
+
+def import_bank(session: Session, actor: Actor, document: dict[str, Any]) -> int:
+    """Restore a whole-bank export into a bank that holds none of its items; all or nothing."""
+    actor.require(Role.BANK_MANAGER, Role.ADMIN, action="import a bank")
+    if document.get("format") != FORMAT:
+        raise ValidationError(f"not an itembank export (format should be '{FORMAT}')", field="format")
+    names = [i["external_id"] for i in document.get("items", [])]
+    clash = session.exec(select(Item.external_id).where(col(Item.external_id).in_(names))).first() if names else None
+    if clash:
+        raise Conflict(f"item '{clash}' is already in the bank; a bank import needs a bank without its items", field="items")
+    for raw in document.get("blueprints", []):
+        nodes = raw["nodes"]
+        raw = {k: v for k, v in raw.items() if k != "nodes"}
+        existing = session.exec(select(Blueprint).where(
+            Blueprint.occupation_code == raw["occupation_code"], Blueprint.level == raw["level"],
+            Blueprint.exam_kind == raw["exam_kind"], Blueprint.version == raw["version"])).first()
+        if existing is None:
+            blueprint = Blueprint.model_validate(raw)
+            session.add(blueprint)
+            session.flush()
+            session.add_all(BlueprintNode.model_validate({**n, "blueprint_id": blueprint.id}) for n in nodes)
+    sets = {}
+    for raw in document.get("item_sets", []):
+        found = session.exec(select(ItemSet).where(ItemSet.external_id == raw["external_id"])).first()
+        sets[raw["external_id"]] = found or ItemSet.model_validate(raw)
+        session.add(sets[raw["external_id"]])
+    runs = {}
+    for raw in document.get("calibration_runs", []):
+        runs[raw["name"]] = session.exec(select(CalibrationRun).where(CalibrationRun.name == raw["name"])).first() \
+            or CalibrationRun.model_validate(raw)
+        session.add(runs[raw["name"]])
+    session.flush()
+    items: dict[str, Item] = {}
+    for raw in document.get("items", []):
+        fields = {k: v for k, v in raw.items() if k not in ("set", "versions", "signoffs", "parameters", "statistics", "truth")}
+        item = Item.model_validate({**fields, "set_id": sets[raw["set"]].id if raw.get("set") else None})
+        session.add(item)
+        items[item.external_id] = item
+    session.flush()
+    for raw in document.get("items", []):
+        item_id = items[raw["external_id"]].id
+        session.add_all(ItemVersion.model_validate({**v, "item_id": item_id}) for v in raw["versions"])
+        session.add_all(ReviewSignoff.model_validate({**s, "item_id": item_id}) for s in raw["signoffs"])
+        for model, key in ((ItemParameter, "parameters"), (ItemStatistic, "statistics")):
+            session.add_all(
+                model.model_validate({**{k: v for k, v in p.items() if k != "run"}, "item_id": item_id, "run_id": runs[p["run"]].id})
+                for p in raw[key]
+            )
+        if raw.get("truth"):
+            session.add(TrueParameter.model_validate({**raw["truth"], "item_id": item_id}))
+    for raw in document.get("enemy_groups", []):
+        group = session.exec(select(EnemyGroup).where(EnemyGroup.name == raw["name"])).first() or EnemyGroup.model_validate(
+            {k: v for k, v in raw.items() if k != "items"})
+        session.add(group)
+        session.flush()
+        session.add_all(EnemyMember(group_id=group.id, item_id=items[name].id) for name in raw["items"])  # type: ignore[arg-type]
+    audit.record(session, actor.name, "bank.import", "bank", FORMAT, {"items": len(items), "hash": content_hash(names)})
+    session.flush()
+    return len(items)

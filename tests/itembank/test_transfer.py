@@ -1,0 +1,128 @@
+"""Imports are all-or-nothing with every bad row named; exports round-trip losslessly, Chinese intact."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import func, select
+
+from itembank.db import transaction
+from itembank.errors import ValidationError
+from itembank.models import AuditEvent, Item, ItemVersion
+from itembank.services import blueprints, transfer
+from itembank.services.actors import Actor
+from itembank.tabular import write_rows
+from tests.conftest import item_row, small_blueprint_document
+
+ELEMENTS = ["A-A-001", "A-A-002", "B-A-001", "B-B-001", "B-B-002"]
+
+
+def _rows(n: int) -> list[dict]:
+    rows = []
+    for i in range(n):
+        row = item_row(i, ELEMENTS[i % len(ELEMENTS)])
+        if i % 7 == 0:
+            row.update(type="multiple_choice", key="A,C", option_E="戊", points=2)
+        if i % 11 == 0:
+            row.update(type="true_false", key="T", option_A=None, option_B=None, option_C=None, option_D=None)
+        if i % 50 == 0:
+            row.update(enemy_groups=f"E{i // 100}")
+        if i % 40 == 1:
+            row.update(set_id=f"S{i // 40}", stimulus="某公司2025年招聘情况如下……")
+        rows.append(row)
+    return rows
+
+
+def _blueprint(engine: Engine, staff: dict[str, Actor]):
+    with transaction(engine) as session:
+        return blueprints.import_blueprint(session, staff["manager"], small_blueprint_document())
+
+
+def _counts(engine: Engine) -> tuple[int, int, int]:
+    with transaction(engine) as session:
+        return (session.exec(select(func.count()).select_from(Item)).one(),
+                session.exec(select(func.count()).select_from(ItemVersion)).one(),
+                session.exec(select(func.count()).select_from(AuditEvent)).one())
+
+
+def test_3000_item_excel_import_is_fast_and_complete(engine: Engine, staff: dict[str, Actor], tmp_path) -> None:
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "items.xlsx"
+    write_rows(path, transfer.FLAT_COLUMNS, _rows(3000))
+    started = time.perf_counter()
+    with transaction(engine) as session:
+        stored = transfer.import_items_file(session, staff["writer"], bp, path)
+    elapsed = time.perf_counter() - started
+    assert len(stored) == 3000
+    assert elapsed < 10.0, f"3,000-item Excel import took {elapsed:.1f} s (limit 10 s)"
+    assert _counts(engine)[:2] == (3000, 3000)
+
+
+def test_three_bad_rows_store_nothing_and_are_all_named(engine: Engine, staff: dict[str, Actor], tmp_path) -> None:
+    bp = _blueprint(engine, staff)
+    rows = _rows(300)
+    rows[10]["key"] = "Z"                 # file row 12
+    rows[100]["element"] = "Q-Q-999"      # file row 102: not in the blueprint
+    rows[200]["points"] = "很多"           # file row 202
+    path = tmp_path / "bad.csv"
+    write_rows(path, transfer.FLAT_COLUMNS, rows)
+    before = _counts(engine)
+    with pytest.raises(ValidationError) as caught, transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+    assert sorted({d["row"] for d in caught.value.details}) == [12, 202]  # schema problems come first
+    assert "row 12, column 'options'" not in str(caught.value)
+    assert _counts(engine) == before
+    rows[10]["key"], rows[200]["points"] = "B", 1
+    write_rows(path, transfer.FLAT_COLUMNS, rows)
+    with pytest.raises(ValidationError, match=r"row 102, column 'element': 'Q-Q-999' is not an element"), transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+    assert _counts(engine) == before
+
+
+def test_all_three_bad_rows_named_in_one_error(tmp_path) -> None:
+    from itembank.records import validate_rows
+
+    rows = _rows(50)
+    rows[3]["key"] = "Z"
+    rows[20]["points"] = -1
+    rows[40]["type"] = "essay"
+    _, problems = validate_rows(enumerate(rows, start=2))
+    assert [(p.row, p.column) for p in problems] == [(5, "(row)"), (22, "points"), (42, "type")]
+
+
+def test_csv_round_trip_keeps_chinese(engine: Engine, staff: dict[str, Actor], tmp_path) -> None:
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "in.csv"
+    write_rows(path, transfer.FLAT_COLUMNS, _rows(40))
+    with transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+        out = tmp_path / "out.csv"
+        transfer.export_items_file(session, out)
+    text = out.read_text(encoding="utf-8-sig")
+    assert "关于职业道德的说法" in text and "某公司2025年招聘情况如下" in text
+
+
+def test_whole_bank_json_round_trip_is_lossless(backend: str, tmp_path, engine: Engine, staff: dict[str, Actor]) -> None:
+    from sqlmodel import SQLModel
+
+    from tests.conftest import new_engine
+
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "in.csv"
+    write_rows(path, transfer.FLAT_COLUMNS, _rows(60))
+    with transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+        first = transfer.export_bank(session)
+    other, dispose = new_engine(backend, tmp_path)
+    try:
+        SQLModel.metadata.create_all(other)
+        with transaction(other) as session:
+            transfer.import_bank(session, staff["manager"], first)
+        with transaction(other) as session:
+            second = transfer.export_bank(session)
+    finally:
+        dispose()
+    assert second == first
+    assert any("中文" in v["stem"] or "职业道德" in v["stem"] for i in second["items"] for v in i["versions"])
