@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -54,6 +55,11 @@ def main() -> None:
         sys.exit(error.exit_code)
     except click.exceptions.Exit as done:
         sys.exit(done.exit_code)
+    except Exception as error:  # noqa: BLE001 - a bug still gets one line; ITEMBANK_DEBUG=1 shows the trace
+        if os.environ.get("ITEMBANK_DEBUG") == "1":
+            raise
+        typer.echo(f"internal error: {type(error).__name__}: {error} (set ITEMBANK_DEBUG=1 for the trace)", err=True)
+        sys.exit(1)
 
 
 __all__ = ["app", "main"]

@@ -18,7 +18,8 @@ from itembank.db import make_engine, transaction, upgrade
 from itembank.services.actors import Actor
 from itembank.services.users import get_actor
 
-app = typer.Typer(help="Secure item bank for vocational skill-level exams.", no_args_is_help=True, add_completion=False)
+app = typer.Typer(help="Secure item bank for vocational skill-level exams.", no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False)
 console = Console()
 
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.table import Table
 from sqlmodel import select
@@ -76,8 +77,9 @@ def blueprint_show(ctx: typer.Context, level: Level, occupation: Occupation = "4
         table.add_column(column)
     for row in nodes.itertuples():
         indent = "  " * (row.depth - 1)
-        weight = "" if row.weight is None or row.weight != row.weight else f"{row.weight:g}"
-        table.add_row(indent + row.code, row.name, weight, f"{row.absolute_weight:.2f}", row.importance or "")
+        weight = "" if pd.isna(row.weight) else f"{row.weight:g}"
+        importance = "" if pd.isna(row.importance) else str(row.importance)
+        table.add_row(indent + row.code, row.name, weight, f"{row.absolute_weight:.2f}", importance)
     console.print(table)
 
 

@@ -1,0 +1,43 @@
+"""The CLI as a user runs it: one readable error line and a non-zero exit, output on success."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.conftest import small_blueprint_document
+
+ITEMBANK = str(Path(sys.executable).with_name("itembank"))
+
+
+def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ITEMBANK_DATABASE_URL": f"sqlite:///{tmp_path}/cli.db"}
+    return subprocess.run([ITEMBANK, *args], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+
+
+def test_cli_session(tmp_path: Path) -> None:
+    assert "API token (shown once)" in run(tmp_path, "init").stdout
+    added = run(tmp_path, "users", "add", "lin", "--role", "bank_manager")
+    assert added.returncode == 0 and "token, shown once" in added.stdout
+    path = tmp_path / "bp.yaml"
+    path.write_text(yaml.safe_dump(small_blueprint_document(), allow_unicode=True), encoding="utf-8")
+    imported = run(tmp_path, "--actor", "lin", "blueprint", "import", str(path))
+    assert imported.returncode == 0, imported.stderr
+    shown = run(tmp_path, "blueprint", "show", "--level", "3")
+    assert "需求预测的方法" in shown.stdout
+    again = run(tmp_path, "--actor", "lin", "blueprint", "import", str(path))
+    assert again.returncode == 5
+    assert again.stderr.strip().count("\n") == 0 and "already exists" in again.stderr
+    forbidden = run(tmp_path, "--actor", "lin", "users", "add", "x", "--role", "admin")
+    assert forbidden.returncode == 4 and "needs the role admin" in forbidden.stderr
+    bad_role = run(tmp_path, "users", "add", "x", "--role", "wizard")
+    assert bad_role.returncode == 2 and "unknown role 'wizard'" in bad_role.stderr
+    verified = run(tmp_path, "audit", "verify")
+    assert verified.returncode == 0 and "chain verified" in verified.stdout
+    missing = run(tmp_path, "--actor", "lin", "items", "import", "nope.xlsx", "--level", "3")
+    assert missing.returncode == 2 and "does not exist" in missing.stderr
+    assert "Traceback" not in missing.stderr

@@ -1,0 +1,70 @@
+"""Records are retained and versions immutable whatever code tries; migrations match the models."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy.engine import Engine
+from sqlmodel import SQLModel, select
+
+from itembank.db import transaction, upgrade
+from itembank.errors import Conflict, RetentionViolation
+from itembank.models import AuditEvent, Item, ItemVersion
+from itembank.models.base import utcnow
+from itembank.records import ItemRecord
+from itembank.services import blueprints, items
+from itembank.services.actors import Actor
+from tests.conftest import new_engine, small_blueprint_document
+
+
+def _item(engine: Engine, staff: dict[str, Actor]) -> str:
+    with transaction(engine) as session:
+        bp = blueprints.import_blueprint(session, staff["manager"], small_blueprint_document())
+        record = ItemRecord(external_id="R-1", type="true_false", element="A-A-001", points=1, stem="判断题", key="T")
+        return items.create_items(session, staff["writer"], bp, [(2, record)])[0].external_id
+
+
+def test_delete_inside_retention_is_refused_and_nothing_changes(engine: Engine, staff: dict[str, Actor]) -> None:
+    external_id = _item(engine, staff)
+    with pytest.raises(RetentionViolation, match="5-year retention period.*retire it instead"), transaction(engine) as session:
+        session.delete(items.get_item(session, external_id))
+    with transaction(engine) as session:
+        assert items.get_item(session, external_id).status == "draft"
+
+
+def test_delete_after_retention_is_allowed(engine: Engine, staff: dict[str, Actor]) -> None:
+    with transaction(engine) as session:
+        event = session.exec(select(AuditEvent).order_by(AuditEvent.seq)).first()
+        assert event is not None
+    with engine.begin() as connection:  # age the record past the retention period
+        connection.execute(AuditEvent.__table__.update().where(AuditEvent.__table__.c.seq == event.seq)
+                           .values(at=utcnow() - timedelta(days=365 * 6)))
+    with transaction(engine) as session:
+        session.delete(session.get(AuditEvent, event.seq))
+
+
+def test_versions_cannot_be_edited_in_place(engine: Engine, staff: dict[str, Actor]) -> None:
+    external_id = _item(engine, staff)
+    with pytest.raises(Conflict, match="immutable"), transaction(engine) as session:
+        item = items.get_item(session, external_id)
+        version = session.exec(select(ItemVersion).where(ItemVersion.item_id == item.id)).one()
+        version.stem = "偷偷改掉"
+        session.add(version)
+    with transaction(engine) as session:
+        item = session.exec(select(Item).where(Item.external_id == external_id)).one()
+        assert items.current_version(session, item).stem == "判断题"
+
+
+def test_alembic_migrations_build_exactly_the_models(backend: str, tmp_path) -> None:
+    engine, dispose = new_engine(backend, tmp_path)
+    try:
+        upgrade(engine)
+        upgrade(engine)  # idempotent
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    finally:
+        dispose()
+    assert diff == [], f"models and migrations differ: {diff}"
