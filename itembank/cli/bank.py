@@ -172,3 +172,24 @@ def audit_verify(ctx: typer.Context) -> None:
         raise IntegrityFailure(str(check), field="audit_events", details={"first_bad": check.first_bad})
     console.print(str(check))
 
+
+
+@app.command("sample-bank")
+def sample_bank(ctx: typer.Context, level: Level = 3,
+                n_items: Annotated[int, typer.Option("--items", min=1, help="how many items")] = 3000,
+                seed: Annotated[int, typer.Option(help="generator seed (same seed, same bank)")] = 7,
+                activate: Annotated[bool, typer.Option("--activate", help="take the items through scripted review to active")] = False) -> None:
+    """Fill the bank with the seeded HR-Manager sample bank (loads the shipped blueprint if missing)."""
+    from itembank.config import get_settings
+    from itembank.services import sample
+
+    c = context(ctx)
+    with c.session() as session:
+        actor = c.actor(session)
+        stored = sample.load_sample_bank(session, actor, level, n_items, seed)
+        external_ids = [i.external_id for i in stored]
+        crew = sample.ensure_crew(session, actor, get_settings().panel_min_members) if activate else None
+    console.print(f"stored {len(stored)} sample items for level {level} (seed {seed}) as draft")
+    if crew is not None:
+        sample.scripted_review(c.engine, crew, external_ids, progress=lambda stage: console.print(f"  review stage done: {stage}"))
+        console.print(f"{len(external_ids)} items are active")
