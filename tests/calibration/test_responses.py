@@ -1,0 +1,101 @@
+"""Response logs: reading, sparse layout and the errors a bad log must produce."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from calibration import ResponseLogError, load_responses
+
+
+@pytest.fixture
+def log() -> pd.DataFrame:
+    return pd.DataFrame({
+        "person_id": ["p1", "p1", "p2", "p2", "p3"],
+        "item_id": ["i1", "i2", "i1", "i3", "i3"],
+        "score": [1, 0, 0, 2, 1],
+        "group": ["A", "A", "B", "B", "B"],
+        "paper_id": ["X", "X", "Y", "Y", "Y"],
+    })
+
+
+def test_builds_sparse_matrix_with_observed_zeros(log: pd.DataFrame) -> None:
+    matrix = load_responses(log)
+    assert list(matrix.person_ids) == ["p1", "p2", "p3"]
+    assert list(matrix.item_ids) == ["i1", "i2", "i3"]
+    assert matrix.observed.nnz == 5
+    np.testing.assert_array_equal(matrix.observed.toarray(), [[1, 1, 0], [1, 0, 1], [0, 0, 1]])
+    np.testing.assert_array_equal(matrix.scores.toarray(), [[1, 0, 0], [0, 0, 2], [0, 0, 1]])
+    np.testing.assert_array_equal(matrix.max_score, [1, 0, 2])
+    assert list(matrix.group_ids) == ["A", "B"]
+    np.testing.assert_array_equal(matrix.group, [0, 1, 1])
+    assert list(matrix.paper) == ["X", "Y", "Y"]
+    assert matrix.density == pytest.approx(5 / 9)
+
+
+def test_reads_csv_and_parquet(log: pd.DataFrame, tmp_path) -> None:
+    log.to_csv(tmp_path / "log.csv", index=False)
+    log.to_parquet(tmp_path / "log.parquet")
+    for path in (tmp_path / "log.csv", tmp_path / "log.parquet"):
+        matrix = load_responses(path)
+        assert matrix.n_responses == 5 and matrix.n_groups == 2
+
+
+def test_declared_maxima_and_missing_scores(log: pd.DataFrame) -> None:
+    frame = pd.concat([log, pd.DataFrame({"person_id": ["p3"], "item_id": ["i1"], "score": [np.nan],
+                                          "group": ["B"], "paper_id": ["Y"]})])
+    matrix = load_responses(frame, max_scores={"i2": 1, "i3": 3})
+    assert matrix.n_responses == 5
+    np.testing.assert_array_equal(matrix.max_score, [1, 1, 3])
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "fragment"),
+    [
+        (lambda f: f.drop(columns="score"), "score", "missing column(s) score"),
+        (lambda f: f.assign(score=["1", "x", 0, 2, 1]), "score", "row(s) 1"),
+        (lambda f: f.assign(score=[1, 0.5, 0, 2, 1]), "score", "whole non-negative"),
+        (lambda f: f.assign(score=[1, -1, 0, 2, 1]), "score", "whole non-negative"),
+        (lambda f: pd.concat([f, f.iloc[[0]]]), "person_id,item_id", "person 'p1', item 'i1'"),
+        (lambda f: f.assign(item_id=["i1", None, "i1", "i3", "i3"]), "item_id", "empty in row(s) 1"),
+        (lambda f: f.assign(group=["A", "B", "B", "B", "B"]), "group", "person 'p1'"),
+    ],
+)
+def test_bad_logs_name_the_column_and_rows(log: pd.DataFrame, change, field: str, fragment: str) -> None:
+    with pytest.raises(ResponseLogError) as info:
+        load_responses(change(log))
+    assert info.value.field == field
+    assert fragment in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_bank_mode_rejects_unknown_items(log: pd.DataFrame) -> None:
+    with pytest.raises(ResponseLogError, match="not in the bank: i3") as info:
+        load_responses(log, known_items=["i1", "i2"])
+    assert info.value.rows == [3, 4]
+
+
+def test_scores_above_declared_maximum(log: pd.DataFrame) -> None:
+    with pytest.raises(ResponseLogError, match=r"item 'i3' scored 2 > 1"):
+        load_responses(log, max_scores={"i3": 1})
+
+
+def test_missing_file_is_reported(tmp_path) -> None:
+    with pytest.raises(ResponseLogError, match="does not exist"):
+        load_responses(tmp_path / "nope.csv")
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 20), st.integers(0, 8), st.integers(0, 3)), min_size=1, max_size=60,
+                unique_by=lambda t: (t[0], t[1])))
+def test_round_trip_keeps_every_cell(cells: list[tuple[int, int, int]]) -> None:
+    frame = pd.DataFrame(cells, columns=["person_id", "item_id", "score"]).astype({"person_id": str, "item_id": str})
+    matrix = load_responses(frame)
+    back = matrix.to_frame().drop(columns="group")
+    merged = frame.merge(back, on=["person_id", "item_id"], suffixes=("", "_back"))
+    assert len(merged) == len(frame) == matrix.n_responses
+    assert (merged["score"] == merged["score_back"]).all()
+    assert matrix.scores.sum() == frame["score"].sum()
