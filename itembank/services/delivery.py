@@ -1,0 +1,430 @@
+"""Delivering papers to exam engines: seal, let allowed engines pull, release the key in its window.
+
+Every pull and key release is a handover (交接记录); so is every refusal, and a refusal is logged in
+its own transaction so that the record survives the error raised to the engine. Sealed content is
+never stored or logged in clear: the database holds the ciphertext package and the wrapped data key,
+audit payloads hold hashes.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from itembank import audit, sealing
+from itembank.config import get_settings
+from itembank.errors import Conflict, Forbidden, NotFound, ValidationError
+from itembank.models import (
+    AuditHead,
+    Blueprint,
+    Handover,
+    Item,
+    ItemSet,
+    ItemVersion,
+    Paper,
+    PaperItem,
+    PaperStatus,
+    Role,
+    SealedPaper,
+    SigningKey,
+    User,
+)
+from itembank.models.base import as_utc, utcnow
+from itembank.services.actors import Actor
+
+SEALABLE = frozenset({PaperStatus.APPROVED, PaperStatus.SEALED, PaperStatus.RELEASED})
+DELIVERABLE = frozenset({PaperStatus.SEALED, PaperStatus.RELEASED, PaperStatus.ADMINISTERED})
+HANDOVER_READERS = (Role.AUDITOR, Role.BANK_MANAGER)
+
+
+class DeliveryRefused(Forbidden):
+    """An engine asked for a paper it may not have; ``reason`` is the word logged in the handover."""
+
+    code = "delivery_refused"
+
+    def __init__(self, message: str, *, reason: str, field: str) -> None:
+        super().__init__(message, field=field)
+        self.reason = reason
+
+
+# ---------------------------------------------------------------- papers and their contents
+
+
+def get_paper(session: Session, paper_id: int) -> Paper:
+    paper = session.get(Paper, paper_id)
+    if paper is None:
+        raise NotFound(f"no paper {paper_id} in the bank", field="paper_id")
+    return paper
+
+
+@dataclass(frozen=True)
+class PaperEntry:
+    """One item on a paper with the version it uses and, for a testlet, its item set."""
+
+    row: PaperItem
+    item: Item
+    version: ItemVersion
+    item_set: ItemSet | None
+
+
+def paper_entries(session: Session, paper_id: int) -> list[PaperEntry]:
+    """The paper's items in position order, each with the exact version the paper uses."""
+    rows = session.exec(
+        select(PaperItem, Item, ItemVersion, ItemSet)
+        .join(Item, col(Item.id) == PaperItem.item_id)
+        .join(
+            ItemVersion,
+            (col(ItemVersion.item_id) == PaperItem.item_id)
+            & (col(ItemVersion.version) == PaperItem.version),
+        )
+        .join(ItemSet, col(ItemSet.id) == Item.set_id, isouter=True)
+        .where(PaperItem.paper_id == paper_id)
+        .order_by(col(PaperItem.position))
+    ).all()
+    return [PaperEntry(*row) for row in rows]
+
+
+def advance_paper(
+    session: Session, paper: Paper, status: PaperStatus, *, expected_lock_version: int | None = None,
+    from_statuses: frozenset[PaperStatus] | None = None,
+) -> bool:
+    """Move a paper's status with one conditional UPDATE, so concurrent writers never lose an update.
+
+    With ``expected_lock_version`` a stale writer gets ``Conflict``; with ``from_statuses`` alone the
+    move simply does not happen when another writer already made it (returns False).
+    """
+    statement = update(Paper).where(col(Paper.id) == paper.id)
+    if expected_lock_version is not None:
+        statement = statement.where(col(Paper.lock_version) == expected_lock_version)
+    if from_statuses is not None:
+        statement = statement.where(col(Paper.status).in_([s.value for s in from_statuses]))
+    result = session.execute(
+        statement.values(status=status.value, lock_version=Paper.lock_version + 1)
+        .execution_options(synchronize_session=False)
+    )
+    session.refresh(paper)
+    if result.rowcount == 0 and expected_lock_version is not None:  # type: ignore[attr-defined]
+        raise Conflict(
+            f"paper {paper.name} was changed by someone else meanwhile (now {paper.status}, "
+            f"lock version {paper.lock_version}, expected {expected_lock_version}); reload and retry",
+            field="lock_version",
+        )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- the bank's signing key
+
+
+def signing_key(session: Session) -> SigningKey:
+    """The bank's active Ed25519 key, created (wrapped by the master key) on first use.
+
+    Creation holds the audit-ledger head lock, so two first seals at once still agree on one key.
+    """
+    key = _active_key(session)
+    if key is not None:
+        return key
+    session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    key = _active_key(session)
+    if key is not None:
+        return key
+    fresh = sealing.SigningKey.generate()
+    key = SigningKey(
+        key_id=fresh.key_id,
+        public_key=fresh.public_pem(),
+        wrapped_private_key=base64.b64encode(fresh.wrap(get_settings().master_key_bytes())).decode(),
+    )
+    session.add(key)
+    session.flush()
+    audit.record(session, "system", "signing_key.create", "signing_key", key.key_id, {"key_id": key.key_id})
+    return key
+
+
+def _active_key(session: Session) -> SigningKey | None:
+    return session.exec(
+        select(SigningKey).where(col(SigningKey.active).is_(True)).order_by(col(SigningKey.id))
+    ).first()
+
+
+def public_key_pem(session: Session) -> str:
+    """What engines verify packages with; the same for every paper the bank seals."""
+    return signing_key(session).public_key
+
+
+def public_key_info(session: Session) -> dict[str, str]:
+    """The body of ``GET /engine/public-key``."""
+    key = signing_key(session)
+    return {"key_id": key.key_id, "public_key_pem": key.public_key}
+
+
+def _bank_signer(session: Session) -> sealing.SigningKey:
+    key = signing_key(session)
+    return sealing.SigningKey.unwrap(
+        get_settings().master_key_bytes(), base64.b64decode(key.wrapped_private_key), key_id=key.key_id
+    )
+
+
+# ---------------------------------------------------------------- sealing
+
+
+def delivery_content(session: Session, paper: Paper) -> dict[str, Any]:
+    """The paper as candidates see it (no keys, no rubrics), before any variant shuffle."""
+    entries = paper_entries(session, paper.id)  # type: ignore[arg-type]
+    if not entries:
+        raise ValidationError(f"paper {paper.name} has no items", field="paper.items")
+    blueprint = session.get(Blueprint, paper.blueprint_id) if paper.blueprint_id else None
+    first = entries[0].item
+    header = {
+        "paper_id": str(paper.id),
+        "name": paper.name,
+        "occupation": blueprint.occupation if blueprint else first.occupation_code,
+        "level": blueprint.level if blueprint else first.level,
+        "exam_kind": blueprint.exam_kind if blueprint else first.exam_kind,
+        "duration_minutes": paper.duration_minutes,
+        "items": [
+            {"item_id": e.item.external_id, "points": e.row.points, "section": e.row.section, "position": e.row.position}
+            for e in entries
+        ],
+    }
+    items = [
+        {
+            "item_id": e.item.external_id,
+            "version": e.version.version,
+            "type": e.version.type,
+            "stem": e.version.stem,
+            "options": e.version.options or None,
+            "set_id": e.item_set.external_id if e.item_set else None,
+            "stimulus": e.item_set.stimulus if e.item_set else None,
+        }
+        for e in entries
+    ]
+    return sealing.build_delivery_package(header, items)
+
+
+def variant_content(
+    session: Session, paper: Paper, variant_seed: int | None
+) -> tuple[dict[str, Any], sealing.VariantRecord | None]:
+    """The delivered package and how its variant was shuffled (None for the bank's order)."""
+    package = delivery_content(session, paper)
+    if variant_seed is None:
+        return package, None
+    return sealing.shuffle_variant(package, variant_seed)
+
+
+def _answer_key(
+    session: Session, paper: Paper, record: sealing.VariantRecord | None
+) -> dict[str, str]:
+    """Objective keys in the labels the candidates see; only when the caller asks to ship keys."""
+    keys = {}
+    for entry in paper_entries(session, paper.id):  # type: ignore[arg-type]
+        if entry.version.key is None:
+            continue
+        external_id = entry.item.external_id
+        mapping = record.option_maps.get(external_id, {}) if record else {}
+        presented = {old: new for new, old in mapping.items()}
+        keys[external_id] = "".join(sorted(presented.get(letter, letter) for letter in entry.version.key))
+    return keys
+
+
+def _engine_names(session: Session, engines: list[str]) -> list[str]:
+    names = sorted(set(engines))
+    if not names:
+        raise ValidationError("a sealed paper needs at least one exam engine", field="engines")
+    found = {
+        user.name: user
+        for user in session.exec(select(User).where(col(User.name).in_(names))).all()
+    }
+    bad = [n for n in names if n not in found or found[n].role != Role.EXAM_ENGINE or not found[n].active]
+    if bad:
+        raise ValidationError(
+            f"not active exam-engine clients: {', '.join(bad)}", field="engines", details=bad
+        )
+    return names
+
+
+def seal_paper(
+    session: Session,
+    actor: Actor,
+    paper_id: int,
+    *,
+    not_before: datetime,
+    not_after: datetime,
+    engines: list[str],
+    variant_seed: int | None = None,
+    include_key: bool = False,
+) -> SealedPaper:
+    """Encrypt and sign an approved paper for the named engines; a re-seal retires older packages."""
+    actor.require(Role.BANK_MANAGER, action="seal papers")
+    paper = get_paper(session, paper_id)
+    seen_lock = paper.lock_version
+    if paper.status not in SEALABLE:
+        raise Conflict(
+            f"paper {paper.name} is {paper.status}; only approved (or re-sealed sealed/released) papers can be sealed",
+            field="status",
+        )
+    window = sealing.ReleaseWindow(not_before, not_after)
+    allowed = _engine_names(session, engines)
+    package, record = variant_content(session, paper, variant_seed)
+    if include_key:
+        package = package | {"answer_key": _answer_key(session, paper, record)}
+    advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
+
+    data_key = sealing.new_data_key()
+    master = get_settings().master_key_bytes()
+    sealed_package = sealing.seal(
+        package, paper_id=paper_id, window=window, engines=allowed, data_key=data_key,
+        signing_key=_bank_signer(session), variant_seed=variant_seed,
+    )
+    wrapped = sealing.wrap_key(master, data_key, context=sealing.data_key_context(paper_id))
+    session.execute(
+        update(SealedPaper)
+        .where(col(SealedPaper.paper_id) == paper_id, col(SealedPaper.active).is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    sealed = SealedPaper(
+        paper_id=paper_id,
+        package=sealed_package.to_dict(),
+        wrapped_data_key=base64.b64encode(wrapped).decode("ascii"),
+        content_hash=sealed_package.header.content_hash,
+        not_before=window.not_before,
+        not_after=window.not_after,
+        engines=allowed,
+        variant_seed=variant_seed,
+        created_by=actor.name,
+    )
+    session.add(sealed)
+    session.flush()
+    audit.record(session, actor.name, "paper.seal", "paper", paper_id, {
+        "sealed_id": sealed.id, "content_hash": sealed.content_hash, "key_id": sealed_package.header.key_id,
+        "not_before": window.not_before.isoformat(), "not_after": window.not_after.isoformat(),
+        "engines": allowed, "variant_seed": variant_seed, "include_key": include_key,
+    })
+    return sealed
+
+
+def invalidate_sealed(session: Session, paper_id: int) -> int:
+    """Deactivate a paper's sealed packages (for the incident service); returns how many were active."""
+    result = session.execute(
+        update(SealedPaper)
+        .where(col(SealedPaper.paper_id) == paper_id, col(SealedPaper.active).is_(True))
+        .values(active=False)
+        .execution_options(synchronize_session=False)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+# ---------------------------------------------------------------- handovers
+
+
+def _latest_sealed(session: Session, paper_id: int, *, active_only: bool) -> SealedPaper | None:
+    query = select(SealedPaper).where(SealedPaper.paper_id == paper_id)
+    if active_only:
+        query = query.where(col(SealedPaper.active).is_(True))
+    return session.exec(query.order_by(col(SealedPaper.id).desc())).first()
+
+
+def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, refusal: Exception, reason: str) -> None:
+    """Record a refusal in its own committed transaction, so it outlives the caller's rollback."""
+    with Session(session.get_bind()) as log:
+        sealed = _latest_sealed(log, paper_id, active_only=False)
+        detail = f"{action}: {reason}: {refusal}"
+        if sealed is not None:
+            log.add(Handover(sealed_id=sealed.id, client=engine.name, action="refused", detail=detail))  # type: ignore[arg-type]
+        audit.record(log, engine.name, f"paper.{action}.refused", "paper", paper_id, {
+            "sealed_id": sealed.id if sealed else None, "reason": reason,
+        })
+        log.commit()
+
+
+def _deliverable(session: Session, engine: Actor, paper_id: int, action: str, *, check_engine: bool) -> SealedPaper:
+    """The active sealed package this engine may have, or a logged and raised refusal.
+
+    Call it before the caller's transaction writes anything: a refusal is logged through a second
+    connection, which would otherwise wait on the caller's locks (the ledger head, SQLite's writer).
+    """
+    try:
+        engine.require(Role.EXAM_ENGINE, action=f"{action} sealed papers")
+        paper = get_paper(session, paper_id)
+        sealed = _latest_sealed(session, paper_id, active_only=True)
+        if sealed is None or paper.status not in DELIVERABLE:
+            raise DeliveryRefused(
+                f"paper {paper.name} has no active sealed package (status {paper.status})",
+                reason="not_sealed", field="paper_id",
+            )
+        if check_engine and engine.name not in sealed.engines:
+            raise DeliveryRefused(
+                f"engine {engine.name!r} is not allowed to {action} paper {paper.name}",
+                reason="engine_not_allowed", field="engine_id",
+            )
+    except (Forbidden, NotFound) as refusal:
+        _log_refusal(session, engine, paper_id, action, refusal, getattr(refusal, "reason", refusal.code))
+        raise
+    return sealed
+
+
+def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[str, Any]:
+    """The sealed package (ciphertext, signed header) for an allowed engine; each pull is a handover."""
+    sealed = _deliverable(session, engine_actor, paper_id, "pull", check_engine=True)
+    session.add(Handover(sealed_id=sealed.id, client=engine_actor.name, action="pull", content_hash=sealed.content_hash))  # type: ignore[arg-type]
+    audit.record(session, engine_actor.name, "paper.pull", "paper", paper_id, {
+        "sealed_id": sealed.id, "content_hash": sealed.content_hash,
+    })
+    return dict(sealed.package)
+
+
+def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datetime | None = None) -> str:
+    """The paper's data key (base64) for an allowed engine inside its release window.
+
+    The release policy (``sealing.check_key_release``) judges the engine and the time; the first
+    release marks the paper released.
+    """
+    sealed = _deliverable(session, engine_actor, paper_id, "key_release", check_engine=False)
+    terms = sealing.SealHeader.from_dict(sealed.package["header"])
+    lead = timedelta(minutes=get_settings().key_release_lead_minutes)
+    try:
+        data_key = sealing.release_data_key(
+            get_settings().master_key_bytes(), base64.b64decode(sealed.wrapped_data_key), terms,
+            engine_actor.name, as_utc(now) or utcnow(), lead=lead,
+        )
+    except sealing.KeyReleaseRefused as refusal:
+        _log_refusal(session, engine_actor, paper_id, "key_release", refusal, refusal.reason)
+        raise
+    session.add(Handover(sealed_id=sealed.id, client=engine_actor.name, action="key_release", content_hash=sealed.content_hash))  # type: ignore[arg-type]
+    audit.record(session, engine_actor.name, "paper.key_release", "paper", paper_id, {
+        "sealed_id": sealed.id, "content_hash": sealed.content_hash,
+    })
+    advance_paper(session, get_paper(session, paper_id), PaperStatus.RELEASED, from_statuses=frozenset({PaperStatus.SEALED}))
+    return base64.b64encode(data_key).decode("ascii")
+
+
+def available_papers(session: Session, engine_actor: Actor) -> list[dict[str, Any]]:
+    """The body of ``GET /engine/papers``: active sealed papers this engine may pull."""
+    engine_actor.require(Role.EXAM_ENGINE, action="list sealed papers")
+    rows = session.exec(
+        select(SealedPaper, Paper)
+        .join(Paper, col(Paper.id) == SealedPaper.paper_id)
+        .where(col(SealedPaper.active).is_(True), col(Paper.status).in_([s.value for s in DELIVERABLE]))
+        .order_by(col(SealedPaper.not_before), col(SealedPaper.id))
+    ).all()
+    return [
+        {
+            "paper_id": paper.id, "name": paper.name, "content_hash": sealed.content_hash,
+            "not_before": as_utc(sealed.not_before), "not_after": as_utc(sealed.not_after),
+        }
+        for sealed, paper in rows
+        if engine_actor.name in sealed.engines
+    ]
+
+
+def handovers(session: Session, actor: Actor, paper_id: int | None = None) -> list[Handover]:
+    """The handover record (交接记录), oldest first, of one paper or of all."""
+    actor.require(*HANDOVER_READERS, action="read handover records")
+    query = select(Handover).join(SealedPaper, col(SealedPaper.id) == Handover.sealed_id)
+    if paper_id is not None:
+        query = query.where(SealedPaper.paper_id == paper_id)
+    return list(session.exec(query.order_by(col(Handover.id))).all())

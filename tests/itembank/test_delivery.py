@@ -1,0 +1,262 @@
+"""Sealing papers for exam engines, pulls, key release in its window, handovers and refusals."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy.engine import Engine
+from sqlmodel import col, select
+
+from itembank import audit
+from itembank.db import transaction
+from itembank.errors import Conflict, Forbidden, ValidationError
+from itembank.hashing import canonical_json
+from itembank.models import (
+    AuditEvent,
+    Handover,
+    Item,
+    ItemStatus,
+    Paper,
+    PaperItem,
+    PaperStatus,
+    Role,
+    SealedPaper,
+)
+from itembank.records import ItemRecord
+from itembank.sealing import (
+    KeyReleaseRefused,
+    SealedPackage,
+    TamperedPackage,
+    load_public_key,
+    open_sealed,
+    verify,
+)
+from itembank.services import blueprints, delivery, items
+from itembank.services.actors import Actor
+from itembank.services.users import add_user
+from tests.conftest import small_blueprint_document
+
+NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
+WINDOW = {"not_before": NOW, "not_after": NOW + timedelta(hours=2)}
+CHOICES = {"A": "甲", "B": "乙", "C": "丙", "D": "丁"}
+RECORDS = [
+    ItemRecord(external_id="D-001", type="single_choice", element="A-A-001", points=2, stem="第一题", options=CHOICES, key="B"),
+    ItemRecord(external_id="D-002", type="single_choice", element="A-A-002", points=2, stem="第二题", options=CHOICES, key="D"),
+    ItemRecord(external_id="D-003", type="multiple_choice", element="B-A-001", points=4, stem="第三题", options=CHOICES, key="AC"),
+    ItemRecord(external_id="D-004", type="true_false", element="B-B-001", points=2, stem="第四题", key="T"),
+    ItemRecord(external_id="D-005", type="single_choice", element="B-B-001", points=2, stem="材料第一问",
+               options=CHOICES, key="A", set_id="S-1", stimulus="案例材料"),
+    ItemRecord(external_id="D-006", type="short_answer", element="B-B-002", points=8, stem="材料第二问",
+               rubric="要点三条", set_id="S-1", stimulus="案例材料"),
+]
+SECRETS = ("要点三条",)
+POSTGRES_ONLY = pytest.mark.parametrize("backend", ["postgres"])
+"""Row-level concurrency is a PostgreSQL property (SQLite serialises whole write transactions)."""
+
+
+@pytest.fixture
+def bank(engine: Engine, staff: dict[str, Actor]) -> dict[str, Actor]:
+    """Staff, a second exam engine and the six active items of RECORDS."""
+    with transaction(engine) as session:
+        add_user(session, staff["admin"], "engine2", Role.EXAM_ENGINE)
+        blueprint = blueprints.import_blueprint(session, staff["manager"], small_blueprint_document())
+        items.create_items(session, staff["writer"], blueprint, list(enumerate(RECORDS)), status=ItemStatus.ACTIVE)
+    return staff | {"engine2": Actor("engine2", Role.EXAM_ENGINE)}
+
+
+def make_paper(engine: Engine, name: str = "P-1", status: PaperStatus = PaperStatus.APPROVED) -> int:
+    """An approved paper of all RECORDS, the testlet in its own section."""
+    with transaction(engine) as session:
+        paper = Paper(name=name, role="main", status=status.value, total_points=20, duration_minutes=60,
+                      created_by="manager")
+        session.add(paper)
+        session.flush()
+        rows = session.exec(select(Item).order_by(col(Item.external_id))).all()
+        session.add_all(
+            PaperItem(paper_id=paper.id, position=n, item_id=item.id, version=1,  # type: ignore[arg-type]
+                      section="case" if item.set_id else "objective", points=RECORDS[n].points)
+            for n, item in enumerate(rows)
+        )
+        return int(paper.id)  # type: ignore[arg-type]
+
+
+def seal(engine: Engine, actor: Actor, paper_id: int, **options: Any) -> SealedPaper:
+    with transaction(engine) as session:
+        return delivery.seal_paper(session, actor, paper_id, **(WINDOW | {"engines": ["engine1"]} | options))
+
+
+def bank_public_key(engine: Engine) -> Any:
+    with transaction(engine) as session:
+        return load_public_key(delivery.public_key_pem(session))
+
+
+def data_key(engine: Engine, actor: Actor, paper_id: int, now: datetime = NOW) -> bytes:
+    with transaction(engine) as session:
+        return base64.b64decode(delivery.release_key(session, actor, paper_id, now=now))
+
+
+def test_sealed_package_verifies_opens_and_holds_no_answer_key(engine: Engine, bank: dict[str, Actor]) -> None:
+    paper_id = make_paper(engine)
+    sealed = seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        raw = delivery.pull_package(session, bank["engine1"], paper_id)
+        assert session.get(Paper, paper_id).status == PaperStatus.SEALED  # type: ignore[union-attr]
+    package = SealedPackage.from_dict(raw)
+    public = bank_public_key(engine)
+    assert verify(package, public).content_hash == sealed.content_hash
+    content = open_sealed(package, data_key(engine, bank["engine1"], paper_id), public)
+
+    delivered = {i["item_id"]: i for s in content["sections"] for i in s["items"]}
+    assert list(delivered) == [r.external_id for r in RECORDS]
+    assert [s["name"] for s in content["sections"]] == ["objective", "case"]
+    assert content["paper"]["duration_minutes"] == 60 and content["paper"]["total_points"] == 20
+    assert delivered["D-005"]["stimulus"] == "案例材料" and delivered["D-005"]["set_id"] == "S-1"
+    assert all("key" not in i and "rubric" not in i for i in delivered.values())
+    assert "answer_key" not in content
+    plain = canonical_json(content).decode()
+    assert not any(secret in plain for secret in SECRETS)
+    with transaction(engine) as session:
+        stored = canonical_json(session.get(SealedPaper, sealed.id).package).decode()  # type: ignore[union-attr]
+        assert "第一题" not in stored and "D-001" not in stored  # ciphertext only, even for item ids
+        assert session.get(Paper, paper_id).status == PaperStatus.RELEASED  # type: ignore[union-attr]
+
+
+def test_tampered_package_fails_verification(engine: Engine, bank: dict[str, Actor]) -> None:
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        raw = delivery.pull_package(session, bank["engine1"], paper_id)
+    raw["header"] = raw["header"] | {"not_after": "2030-01-01T00:00:00Z"}
+    with pytest.raises(TamperedPackage):
+        verify(SealedPackage.from_dict(raw), bank_public_key(engine))
+
+
+def test_key_released_only_in_window_and_only_to_allowed_engine(engine: Engine, bank: dict[str, Actor]) -> None:
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    refusals = [
+        (bank["engine1"], NOW - timedelta(minutes=16), "too_early"),
+        (bank["engine1"], NOW + timedelta(hours=2), "window_closed"),
+        (bank["engine2"], NOW, "engine_not_allowed"),
+    ]
+    for actor, moment, reason in refusals:
+        with pytest.raises(KeyReleaseRefused) as refused:
+            data_key(engine, actor, paper_id, moment)
+        assert refused.value.reason == reason
+    with pytest.raises(Forbidden), transaction(engine) as session:
+        delivery.pull_package(session, bank["engine2"], paper_id)
+    assert len(data_key(engine, bank["engine1"], paper_id, NOW - timedelta(minutes=15))) == 32
+
+    with transaction(engine) as session:
+        log = delivery.handovers(session, bank["auditor"], paper_id)
+        refused = [h for h in log if h.action == "refused"]
+        assert [(h.client, h.detail.split(": ")[1]) for h in refused] == [
+            ("engine1", "too_early"), ("engine1", "window_closed"), ("engine2", "engine_not_allowed"),
+            ("engine2", "engine_not_allowed"),
+        ]
+        assert [h.action for h in log][-1] == "key_release"
+        actions = session.exec(select(AuditEvent.action).where(col(AuditEvent.action).like("paper.%"))).all()
+        assert actions.count("paper.key_release.refused") == 3 and actions.count("paper.pull.refused") == 1
+        assert audit.verify(session).ok
+        with pytest.raises(Forbidden):
+            delivery.handovers(session, bank["engine1"], paper_id)
+
+
+def test_seal_refuses_unapproved_papers_and_non_engine_clients(engine: Engine, bank: dict[str, Actor]) -> None:
+    draft = make_paper(engine, "P-draft", PaperStatus.DRAFT)
+    with pytest.raises(Conflict, match="draft"):
+        seal(engine, bank["manager"], draft)
+    paper_id = make_paper(engine)
+    with pytest.raises(ValidationError) as bad:
+        seal(engine, bank["manager"], paper_id, engines=["engine1", "writer", "nobody"])
+    assert bad.value.field == "engines" and bad.value.details == ["nobody", "writer"]
+    with pytest.raises(Forbidden):
+        seal(engine, bank["psychometrician"], paper_id)
+    with transaction(engine) as session:
+        assert session.get(Paper, paper_id).status == PaperStatus.APPROVED  # type: ignore[union-attr]
+        assert session.exec(select(SealedPaper)).all() == []
+
+
+def test_reseal_retires_the_old_package_and_variant_ships_keys_in_presented_labels(
+    engine: Engine, bank: dict[str, Actor]
+) -> None:
+    paper_id = make_paper(engine)
+    first = seal(engine, bank["manager"], paper_id)
+    second = seal(engine, bank["manager"], paper_id, variant_seed=7, include_key=True, engines=["engine1", "engine2"])
+    with transaction(engine) as session:
+        active = session.exec(select(SealedPaper.id).where(col(SealedPaper.active).is_(True))).all()
+        assert active == [second.id] and first.id != second.id
+        raw = delivery.pull_package(session, bank["engine2"], paper_id)
+    content = open_sealed(SealedPackage.from_dict(raw), data_key(engine, bank["engine2"], paper_id), bank_public_key(engine))
+    delivered = {i["item_id"]: i for s in content["sections"] for i in s["items"]}
+    for record in RECORDS:
+        if record.type in ("single_choice", "multiple_choice"):
+            shown = {o["text"]: o["label"] for o in delivered[record.external_id]["options"]}
+            expected = "".join(sorted(shown[record.options[letter]] for letter in record.key))  # type: ignore[index,union-attr]
+            assert content["answer_key"][record.external_id] == expected
+    assert content["answer_key"]["D-004"] == "T" and "D-006" not in content["answer_key"]
+
+
+def test_invalidated_package_can_no_longer_be_pulled(engine: Engine, bank: dict[str, Actor]) -> None:
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        assert [p["paper_id"] for p in delivery.available_papers(session, bank["engine1"])] == [paper_id]
+        assert delivery.available_papers(session, bank["engine2"]) == []
+        assert delivery.invalidate_sealed(session, paper_id) == 1
+    with pytest.raises(Forbidden, match="no active sealed package"), transaction(engine) as session:
+        delivery.pull_package(session, bank["engine1"], paper_id)
+
+
+def _race(engine: Engine, work: list[Any]) -> list[BaseException | None]:
+    """Run each callable in its own thread and transaction, started together at a barrier."""
+    barrier = threading.Barrier(len(work))
+    outcomes: list[BaseException | None] = [None] * len(work)
+
+    def run(n: int) -> None:
+        barrier.wait()
+        try:
+            work[n]()
+        except BaseException as error:  # noqa: BLE001 - the test inspects every outcome
+            outcomes[n] = error
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(len(work))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    return outcomes
+
+
+@POSTGRES_ONLY
+def test_two_managers_sealing_at_once_lose_no_update(engine: Engine, bank: dict[str, Actor]) -> None:
+    with transaction(engine) as session:
+        add_user(session, bank["admin"], "manager2", Role.BANK_MANAGER)
+        delivery.signing_key(session)
+    managers = [bank["manager"], Actor("manager2", Role.BANK_MANAGER)]
+    for round_ in range(3):
+        paper_id = make_paper(engine, f"P-race-{round_}")
+        outcomes = _race(engine, [lambda m=m, p=paper_id: seal(engine, m, p) for m in managers])
+        assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "NoneType"], outcomes
+        with transaction(engine) as session:
+            paper = session.get(Paper, paper_id)
+            assert paper is not None and paper.status == PaperStatus.SEALED and paper.lock_version == 2
+            sealed = session.exec(select(SealedPaper).where(SealedPaper.paper_id == paper_id)).all()
+            assert [s.active for s in sealed] == [True]
+
+
+@POSTGRES_ONLY
+def test_first_seals_at_once_agree_on_one_signing_key(engine: Engine, bank: dict[str, Actor]) -> None:
+    papers = [make_paper(engine, f"P-key-{n}") for n in range(4)]
+    outcomes = _race(engine, [lambda p=p: seal(engine, bank["manager"], p) for p in papers])
+    assert outcomes == [None] * 4
+    public = bank_public_key(engine)
+    with transaction(engine) as session:
+        for sealed in session.exec(select(SealedPaper)).all():
+            verify(SealedPackage.from_dict(sealed.package), public)
+        handover_rows = session.exec(select(Handover)).all()
+    assert handover_rows == []
