@@ -1,0 +1,92 @@
+"""Bank-side assembly and the leak drill: papers stored with provenance, approval, disjoint backup released,
+replacement backup assembled, every step in the ledger."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import yaml
+from sqlalchemy.engine import Engine
+from sqlmodel import select
+
+from itembank import audit
+from itembank.db import transaction
+from itembank.errors import Infeasible, ValidationError
+from itembank.models import CalibrationRun, Item, ItemParameter, Paper, PaperItem, TrueParameter
+from itembank.models.base import utcnow
+from itembank.sample_bank import DATA_DIR
+from itembank.services import incidents, papers, sample
+from itembank.services.actors import Actor
+
+SPEC = DATA_DIR / "specs" / "hr-manager-l3-theory.yaml"
+
+
+def _spec(**solver: object) -> dict:
+    document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
+    document["solver"].update({"time_limit": 6, **solver})
+    return document
+
+
+@pytest.fixture
+def calibrated_bank(engine: Engine, staff: dict[str, Actor]) -> Engine:
+    """A 900-item level-3 sample bank, active, with its true parameters as an approved calibration."""
+    with transaction(engine) as session:  # the review itself is tested in test_workflow; here items start active
+        sample.load_sample_bank(session, staff["admin"], 3, 900, 11)
+    with engine.begin() as connection:
+        connection.execute(Item.__table__.update().values(status="active"))
+    with transaction(engine) as session:
+        run = CalibrationRun(name="truth", model="3PL", status="approved", created_by="test")
+        session.add(run)
+        session.flush()
+        session.add_all(ItemParameter(item_id=t.item_id, version=1, run_id=run.id, model=t.model, a=t.a, b=t.b,
+                                      c=t.c, status="operational") for t in session.exec(select(TrueParameter)).all())
+    return engine
+
+
+def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[str, Actor]) -> None:
+    engine = calibrated_bank
+    with transaction(engine) as session:
+        outcome = papers.assemble(session, staff["manager"], _spec(), level=3)
+    assert outcome.result.status in ("optimal", "feasible")
+    assert [p.role for p in outcome.papers] == ["main"] * 4 + ["backup"] * 2
+    assert all(p.total_points == pytest.approx(100) and p.status == "draft" for p in outcome.papers)
+    assert outcome.run.bank_snapshot_hash and outcome.papers[0].provenance["blueprint_version"] == "2026.1"
+    with transaction(engine) as session:
+        for paper in outcome.papers:
+            papers.approve_paper(session, staff["manager"], paper.id)
+        items = {p.name: set(papers.paper_items(session, staff["manager"], p.id)["item_id"]) for p in outcome.papers}
+    names = list(items)
+    assert all(not (items[a] & items[b]) for i, a in enumerate(names) for b in names[i + 1:])
+
+    leaked = outcome.papers[0]
+    start = utcnow() + timedelta(minutes=5)
+    with transaction(engine) as session:
+        incident = incidents.report_leak(session, staff["manager"], leaked.id, {"engines": ["engine1"], "sites": ["A"]},
+                                         "试卷在运输中被私自拆启", window=(start, start + timedelta(minutes=90)))
+    report = incident.report["results"]
+    assert report["released_backup"].endswith("backup-1")
+    with transaction(engine) as session:
+        statuses = {i.status for i in session.exec(select(Item).join(PaperItem, PaperItem.item_id == Item.id)
+                                                  .where(PaperItem.paper_id == leaked.id)).all()}
+        assert statuses == {"compromised"}
+        assert session.get(Paper, leaked.id).status == "invalidated"
+        replacement = session.exec(select(Paper).where(Paper.name == report["replacement_backup"])).one()
+        fresh = set(papers.paper_items(session, staff["manager"], replacement.id)["item_id"])
+        assert replacement.role == "backup" and replacement.status == "draft"
+        assert replacement.name.endswith("-backup-1")
+        assert not fresh & set().union(*items.values())
+        assert audit.verify(session).ok
+
+
+def test_bad_spec_and_starved_bank_are_named(calibrated_bank: Engine, staff: dict[str, Actor]) -> None:
+    document = _spec()
+    document["sections"][0]["points"] = 2
+    with pytest.raises(ValidationError, match="total_points"), transaction(calibrated_bank) as session:
+        papers.assemble(session, staff["manager"], document, level=3)
+    starved = _spec()
+    starved["forms"] = {"main": 12, "backup": 4}
+    with pytest.raises(Infeasible, match="cannot be met"), transaction(calibrated_bank) as session:
+        papers.assemble(session, staff["manager"], starved, level=3)
+    with transaction(calibrated_bank) as session:
+        assert session.exec(select(Paper)).first() is None
