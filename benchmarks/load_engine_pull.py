@@ -1,0 +1,180 @@
+"""Load test: many exam engines pulling one sealed paper at once, over loopback only.
+
+    python benchmarks/load_engine_pull.py [--db URL] [--clients 200] [--pulls 5] [--interval 0] [--workers 1]
+
+Seeds a bank (the sample bank's items, reviewed to active, one paper sealed for every client),
+starts ``itembank serve`` on 127.0.0.1 at a free port, lets ``--clients`` concurrent engines
+(one ``httpx.AsyncClient`` each, with its own token) pull the package ``--pulls`` times, and reports
+p50/p99/max latency, throughput and errors as JSON. Target: p99 < 50 ms, no errors.
+Bounded: it refuses more than 1000 clients or 100 pulls each, and stops the server it started.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+from sqlalchemy import and_
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from itembank.db import make_engine, transaction, upgrade
+from itembank.models import Item, ItemStatus, ItemVersion, Paper, PaperItem, PaperStatus, Role
+from itembank.models.base import utcnow
+from itembank.services import delivery, sample
+from itembank.services.actors import SYSTEM, Actor
+from itembank.services.users import add_user
+
+ITEMBANK = str(Path(sys.executable).with_name("itembank"))
+LEVEL = 3
+
+
+def seed(engine: Engine, n_clients: int, n_items: int) -> tuple[int, list[str]]:
+    """A bank with one sealed paper of ``n_items`` active items that every client may pull."""
+    upgrade(engine)
+    with transaction(engine) as session:
+        add_user(session, SYSTEM, "admin", Role.ADMIN)
+        admin = Actor("admin", Role.ADMIN)
+        add_user(session, admin, "manager", Role.BANK_MANAGER)
+        stored = sample.load_sample_bank(session, admin, LEVEL, max(n_items * 2, 200), seed=7)
+        crew = sample.ensure_crew(session, admin, panel_size=5)
+        tokens = [add_user(session, admin, f"centre-{n:04d}", Role.EXAM_ENGINE)[1] for n in range(n_clients)]
+    sample.scripted_review(engine, crew, [i.external_id for i in stored])
+    manager = Actor("manager", Role.BANK_MANAGER)
+    with transaction(engine) as session:
+        paper_id = approved_paper(session, n_items)
+        now = utcnow()
+        delivery.seal_paper(session, manager, paper_id, not_before=now - timedelta(hours=1),
+                            not_after=now + timedelta(hours=3), engines=[f"centre-{n:04d}" for n in range(n_clients)])
+    return paper_id, tokens
+
+
+def approved_paper(session: Session, n_items: int) -> int:
+    """An approved paper of the first ``n_items`` active items (the load is on delivery, not assembly)."""
+    rows = session.exec(
+        select(Item, ItemVersion)
+        .join(ItemVersion, and_(col(ItemVersion.item_id) == Item.id, col(ItemVersion.version) == Item.current_version))
+        .where(Item.status == ItemStatus.ACTIVE.value).order_by(col(Item.id)).limit(n_items)
+    ).all()
+    paper = Paper(name="load-test", role="main", status=PaperStatus.APPROVED.value, created_by="manager",
+                  total_points=float(sum(v.points for _, v in rows)), approved_by="manager", approved_at=utcnow())
+    session.add(paper)
+    session.flush()
+    session.add_all(PaperItem(paper_id=paper.id, position=n, item_id=item.id, version=version.version,  # type: ignore[arg-type]
+                              section=version.type, points=version.points) for n, (item, version) in enumerate(rows))
+    return int(paper.id)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
+    server = subprocess.Popen([ITEMBANK, "--db", url, "serve", "--host", "127.0.0.1", "--port", str(port),
+                               "--workers", str(workers), "--log-level", "warning"],
+                              env={**os.environ, "ITEMBANK_DATABASE_URL": url})
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/docs", timeout=1).status_code == 200:
+                return server
+        except httpx.TransportError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            server.kill()
+            raise SystemExit("the API server did not start")
+        time.sleep(0.2)
+
+
+async def engine_client(base: str, token: str, paper_id: int, schedule: list[float], start: asyncio.Barrier,
+                        latencies: list[float], errors: list[str]) -> None:
+    """One exam engine: its own connection and token, one untimed warm-up pull, then a timed pull at
+    each ``schedule`` offset (seconds after the start; all zeros means back to back)."""
+    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
+        await client.get(f"/engine/papers/{paper_id}/package")
+        await start.wait()  # every client connected and warmed up before the gun
+        started = time.perf_counter()
+        for offset in schedule:
+            await asyncio.sleep(max(0.0, offset - (time.perf_counter() - started)))
+            began = time.perf_counter()
+            try:
+                response = await client.get(f"/engine/papers/{paper_id}/package")
+                if response.status_code != 200:
+                    errors.append(f"HTTP {response.status_code}: {response.text[:120]}")
+            except httpx.HTTPError as error:
+                errors.append(f"{type(error).__name__}: {error}")
+            latencies.append(time.perf_counter() - began)
+
+
+async def run_load(base: str, tokens: list[str], paper_id: int, pulls: int, interval: float,
+                   rng: np.random.Generator) -> dict[str, object]:
+    """All clients connect and warm up, then start together; latencies are per request, in ms."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    start = asyncio.Barrier(len(tokens) + 1)
+    phases = rng.uniform(0, interval, len(tokens)) if interval else np.zeros(len(tokens))
+    tasks = [asyncio.create_task(engine_client(base, t, paper_id, [p + n * interval for n in range(pulls)],
+                                               start, latencies, errors))
+             for t, p in zip(tokens, phases, strict=True)]
+    await start.wait()
+    began = time.perf_counter()
+    await asyncio.gather(*tasks)
+    elapsed = time.perf_counter() - began
+    ms = np.array(latencies) * 1000
+    return {
+        "clients": len(tokens), "pulls_per_client": pulls, "interval_s": interval, "requests": len(latencies),
+        "errors": len(errors), "error_examples": sorted(set(errors))[:5],
+        "p50_ms": round(float(np.percentile(ms, 50)), 2), "p99_ms": round(float(np.percentile(ms, 99)), 2),
+        "max_ms": round(float(ms.max()), 2), "throughput_rps": round(len(latencies) / elapsed, 1),
+        "wall_s": round(elapsed, 2),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--db", help="database URL (default: a fresh SQLite file in a temporary directory)")
+    parser.add_argument("--clients", type=int, default=200)
+    parser.add_argument("--pulls", type=int, default=5)
+    parser.add_argument("--items", type=int, default=100, help="items on the sealed paper")
+    parser.add_argument("--interval", type=float, default=0.0,
+                        help="seconds between one client's pulls (0: back to back, the worst-case burst)")
+    parser.add_argument("--workers", type=int, default=1, help="API worker processes (PostgreSQL only)")
+    args = parser.parse_args()
+    if not (1 <= args.clients <= 1000 and 1 <= args.pulls <= 100 and 0 <= args.interval <= 10 and 1 <= args.workers <= 8):
+        parser.error("keep it bounded: 1-1000 clients, 1-100 pulls each, interval 0-10 s, 1-8 workers")
+    with tempfile.TemporaryDirectory() as scratch:
+        url = args.db or f"sqlite:///{scratch}/load.db"
+        engine = make_engine(url)
+        t0 = time.perf_counter()
+        paper_id, tokens = seed(engine, args.clients, args.items)
+        engine.dispose()
+        seeded = time.perf_counter() - t0
+        port = free_port()
+        server = start_server(url, port, args.workers)
+        try:
+            report = asyncio.run(run_load(f"http://127.0.0.1:{port}", tokens, paper_id, args.pulls, args.interval,
+                                          np.random.default_rng(7)))
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    report = {"backend": url.split(":", 1)[0], "workers": args.workers, "items_on_paper": args.items,
+              "seed_s": round(seeded, 1), **report}
+    print(json.dumps(report, indent=2, ensure_ascii=False))
+    sys.exit(0 if report["errors"] == 0 else 1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,129 @@
+"""The engine endpoints end to end: pull, verify, key release, responses; tampering and refusals.
+
+Every refusal must reach the engine as 403 JSON and still be in the handover record and the ledger.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy.engine import Engine
+
+from itembank.db import transaction
+from itembank.hashing import canonical_json
+from itembank.models import Role
+from itembank.sealing import SealedPackage, TamperedPackage, load_public_key, open_sealed, verify
+from itembank.services.actors import Actor
+from itembank.services.users import add_user
+from tests.api.conftest import seal_window
+from tests.itembank.test_delivery import RECORDS, SECRETS, make_paper
+
+Auth = Callable[[str], dict[str, str]]
+CORRECT = {"D-001": "B", "D-002": "D", "D-003": "AC", "D-004": "T", "D-005": "A", "D-006": "答案"}
+
+
+def _pull(client: TestClient, auth: Auth, paper_id: int) -> tuple[dict[str, Any], Any]:
+    package = client.get(f"/engine/papers/{paper_id}/package", headers=auth("engine1"))
+    assert package.status_code == 200, package.text
+    key = client.get("/engine/public-key", headers=auth("engine1")).json()
+    return package.json(), load_public_key(key["public_key_pem"])
+
+
+def test_an_engine_lists_pulls_verifies_and_opens_its_paper(client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    listed = client.get("/engine/papers", headers=auth("engine1")).json()
+    assert [p["paper_id"] for p in listed] == [sealed_paper]
+    raw, public = _pull(client, auth, sealed_paper)
+    package = SealedPackage.from_json(client.get(f"/engine/papers/{sealed_paper}/package", headers=auth("engine1")).content)
+    assert package.to_dict() == raw
+    assert verify(package, public).content_hash == listed[0]["content_hash"]
+    released = client.post(f"/engine/papers/{sealed_paper}/key", headers=auth("engine1"))
+    assert released.status_code == 200
+    content = open_sealed(package, base64.b64decode(released.json()["data_key"]), public)
+    delivered = [i for section in content["sections"] for i in section["items"]]
+    assert [i["item_id"] for i in delivered] == [r.external_id for r in RECORDS]
+    assert all("key" not in i and "rubric" not in i for i in delivered)
+    assert not any(secret in canonical_json(content).decode() for secret in SECRETS)
+    log = client.get("/handovers", params={"paper_id": sealed_paper}, headers=auth("auditor")).json()
+    assert [(h["client"], h["action"]) for h in log["items"]] == [("engine1", "pull")] * 2 + [("engine1", "key_release")]
+
+
+@pytest.mark.parametrize("tamper", ["ciphertext", "header", "signature"])
+def test_a_package_altered_in_transit_fails_verification(client: TestClient, auth: Auth, sealed_paper: int, tamper: str) -> None:
+    raw, public = _pull(client, auth, sealed_paper)
+    altered = copy.deepcopy(raw)
+    if tamper == "header":
+        altered["header"]["engines"] = ["engine1", "intruder"]
+    else:
+        blob = bytearray(base64.b64decode(altered[tamper]))
+        blob[len(blob) // 2] ^= 0x01
+        altered[tamper] = base64.b64encode(bytes(blob)).decode()
+    with pytest.raises(TamperedPackage):
+        verify(SealedPackage.from_dict(altered), public)
+    verify(SealedPackage.from_dict(raw), public)
+
+
+def test_refusals_are_403_json_and_are_logged(engine: Engine, client: TestClient, auth: Auth, tokens: dict[str, str],
+                                              sealed_paper: int) -> None:
+    with transaction(engine) as session:
+        _, other = add_user(session, Actor("admin", Role.ADMIN), "engine2", Role.EXAM_ENGINE)
+    intruder = {"Authorization": f"Bearer {other}"}
+    assert client.get("/engine/papers", headers=intruder).json() == []
+    pulled = client.get(f"/engine/papers/{sealed_paper}/package", headers=intruder)
+    assert pulled.status_code == 403 and pulled.json()["code"] == "delivery_refused" and pulled.json()["field"] == "engine_id"
+    keyed = client.post(f"/engine/papers/{sealed_paper}/key", headers=intruder)
+    assert keyed.status_code == 403 and keyed.json()["code"] == "key_release_refused"
+
+    later = make_paper(engine, name="P-later")
+    sealed = client.post(f"/papers/{later}/seal", json={**seal_window(hours_from_now=24), "engines": ["engine1"]},
+                         headers=auth("manager"))
+    assert sealed.status_code == 201
+    early = client.post(f"/engine/papers/{later}/key", headers=auth("engine1"))
+    assert early.status_code == 403 and "Traceback" not in early.text
+
+    log = client.get("/handovers", headers=auth("manager")).json()["items"]
+    refused = [(h["client"], h["detail"].split(": ")[1]) for h in log if h["action"] == "refused"]
+    assert refused == [("engine2", "engine_not_allowed"), ("engine2", "engine_not_allowed"), ("engine1", "too_early")]
+    events = client.get("/audit/events", params={"limit": 500}, headers=auth("auditor")).json()["items"]
+    actions = [e["action"] for e in events]
+    assert actions.count("paper.pull.refused") == 1 and actions.count("paper.key_release.refused") == 2
+    assert client.get("/audit/verify", headers=auth("auditor")).json()["ok"] is True
+
+
+def test_staff_and_engines_stay_on_their_side(client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    assert client.get("/items", headers=auth("engine1")).status_code == 403
+    assert client.get(f"/papers/{sealed_paper}/results", headers=auth("engine1")).status_code == 403
+    assert client.get(f"/engine/papers/{sealed_paper}/package", headers=auth("writer")).status_code == 403
+    assert client.post(f"/engine/papers/{sealed_paper}/key", headers=auth("manager")).status_code == 403
+
+
+def test_responses_are_scored_by_the_bank_and_a_retry_is_harmless(client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    _pull(client, auth, sealed_paper)
+    rows = [{"person_id": "c1", "item_id": i, "response": r} for i, r in CORRECT.items()]
+    wrong = {"D-001": "A", "D-002": "A", "D-003": "A", "D-004": "F", "D-005": "A", "D-006": "不知道"}
+    rows += [{"person_id": "c2", "item_id": i, "response": r} for i, r in wrong.items()]
+    url = f"/engine/papers/{sealed_paper}/responses"
+    first = client.post(url, json={"batch_id": "b-1", "responses": rows}, headers=auth("engine1"))
+    assert first.status_code == 200, first.text
+    retry = client.post(url, json={"batch_id": "b-1", "responses": rows[::-1]}, headers=auth("engine1"))
+    assert retry.json() == first.json() and first.json()["n_responses"] == 12
+    changed = client.post(url, json={"batch_id": "b-1", "responses": rows[:3]}, headers=auth("engine1"))
+    assert changed.status_code == 409 and changed.json()["field"] == "batch_id"
+    bad = client.post(url, json={"batch_id": "b-2", "responses": [{"person_id": "c3", "item_id": "NOPE"}]},
+                      headers=auth("engine1"))
+    assert bad.status_code == 422 and bad.json()["field"] == "responses[0].item_id"
+
+    graded = client.post(f"/papers/{sealed_paper}/grades", json={"scores": [
+        {"person_id": "c1", "item_id": "D-006", "score": 6}, {"person_id": "c2", "item_id": "D-006", "score": 2}]},
+        headers=auth("psychometrician"))
+    assert graded.json() == {"graded": 2}
+    results = {r["person_id"]: r for r in client.get(f"/papers/{sealed_paper}/results", headers=auth("auditor")).json()}
+    assert (results["c1"]["raw"], results["c1"]["max"]) == (18, 20)
+    assert results["c2"]["raw"] == 2 + 2  # only D-005 right, and 2 marks on D-006
+    rescored = client.post(f"/papers/{sealed_paper}/rescore", json={"item_id": "D-001", "action": "credit_all"},
+                           headers=auth("manager")).json()
+    assert {r["person_id"]: r["raw"] for r in rescored} == {"c1": 18, "c2": 6}
