@@ -24,7 +24,7 @@ SPEC = DATA_DIR / "specs" / "hr-manager-l3-theory.yaml"
 
 def _spec(**solver: object) -> dict:
     document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
-    document["solver"].update({"time_limit": 6, **solver})
+    document["solver"].update({"time_limit": 20, "gap": 0.02, **solver})
     return document
 
 

@@ -221,7 +221,7 @@ def test_the_level3_spec_assembles_six_disjoint_verified_papers(bank: SampleBank
     after about 0.5 s) and the independent verifier passes every rule (blueprint ±2, X ≥ 70 %, zero overlap,
     enemies, sets, parallel band)."""
     spec = load_spec(DATA_DIR / "specs" / "hr-manager-l3-theory.yaml")
-    spec = spec.model_copy(update={"solver": spec.solver.model_copy(update={"time_limit": 5})})
+    spec = spec.model_copy(update={"solver": spec.solver.model_copy(update={"time_limit": 20, "gap": 0.02})})
     result = assemble(bank.item_table(), spec)
     assert result.ok, result.message
     assert result.attainment["ok"].all()
