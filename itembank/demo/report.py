@@ -1,0 +1,150 @@
+"""The demo's self-contained HTML report: inline CSS and PNG data URIs, every number read from the run or the bank."""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from itembank.db import transaction
+from itembank.demo import evidence, figures
+from itembank.demo.state import DemoRun, short_paper_name
+from itembank.models import Blueprint
+from itembank.services.health import bank_health
+from itembank.services.papers import load_spec_document
+
+CSS = """
+body{font-family:system-ui,-apple-system,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:1180px;
+color:#222;line-height:1.45}
+h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
+.sub{color:#666;margin-top:.2em}
+table.grid{border-collapse:collapse;margin:.6em 0;font-size:.9em}
+table.grid th,table.grid td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-variant-numeric:tabular-nums}
+table.grid th{background:#f2f2f2}
+.ok{color:#11772d;font-weight:600}.bad{color:#b00020;font-weight:600}
+.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
+.card b{display:block;font-size:1.4em}img{max-width:100%}
+"""
+
+
+def _table(frame: pd.DataFrame, digits: int = 2) -> str:
+    return frame.to_html(index=False, border=0, classes="grid", float_format=lambda v: f"{v:,.{digits}f}", na_rep="–")
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _cards(pairs: list[tuple[str, str]]) -> str:
+    return '<div class="cards">' + "".join(f'<div class="card"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in pairs) + "</div>"
+
+
+def pass_rate_table(run: DemoRun) -> pd.DataFrame:
+    """One row per main paper: candidates, mean and sd of the 100-point score, pass rate."""
+    return pd.DataFrame([
+        {"paper": paper, "candidates": len(frame), "mean score": frame["score_100"].mean(),
+         "sd": frame["score_100"].std(), "passed": int(frame["passed"].sum()),
+         "pass rate %": 100 * frame["passed"].mean()}
+        for paper, frame in run.results.items()
+    ])
+
+
+def _recovery_table(run: DemoRun) -> pd.DataFrame:
+    table = run.pilot_recovery
+    rows = []
+    for label, part in [("all", table), *((f"true {m}", g) for m, g in table.groupby("true_model"))]:
+        rows.append({"items": label, "n": len(part),
+                     "RMSE a": ((part["a_est"] - part["a_true"]) ** 2).mean() ** 0.5,
+                     "RMSE b": ((part["b_est"] - part["b_true"]) ** 2).mean() ** 0.5,
+                     "median |Δb|": (part["b_est"] - part["b_true"]).abs().median(),
+                     "corr a": part["a_est"].corr(part["a_true"]), "corr b": part["b_est"].corr(part["b_true"])})
+    return pd.DataFrame(rows)
+
+
+def _sections(run: DemoRun) -> list[str]:
+    facts = run.facts
+    spec = load_spec_document(run.options.spec_path)
+    with transaction(run.engine) as session:
+        blueprint = session.get(Blueprint, facts["blueprint"]["id"])
+        assert blueprint is not None
+        health = bank_health(session, blueprint)
+        items = evidence.paper_items(session, blueprint)
+        original = items[items["paper"].isin([p["name"] for p in run.papers])]
+        coverage = evidence.coverage(session, blueprint, original)
+        information, expected = evidence.paper_curves(session, items)
+    papers = list(dict.fromkeys(original["paper"]))
+    statuses = items.drop_duplicates("paper")[["paper", "role", "status"]]
+    timings = pd.DataFrame([{"step": f"{t.number}. {t.title}", "seconds": t.seconds, "result": t.line} for t in run.timings])
+    assembly, pilot, ledger = facts["assembly"], facts["pilot"], facts["ledger"]
+    incident = facts["incident"]
+    groups = pd.DataFrame(facts["operational"]["groups"])
+    if not groups.empty:
+        groups = groups[[c for c in ("group", "mean", "true_mean", "sd", "n") if c in groups.columns]]
+    health_counts = health.cells.drop(columns=[c for c in ("name", "importance", "absolute_weight") if c in health.cells])
+    return [
+        f"<h1>itembank demo — {_esc(facts['blueprint']['name'])} 三级 theory</h1>"
+        f"<p class='sub'>Run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on a fresh SQLite bank "
+        f"({_esc(run.options.database)}), seed {run.options.seed}. Blueprint version {_esc(facts['blueprint']['version'])}.</p>",
+        _cards([("items in the bank", f"{len(run.item_ids):,}"), ("pilot responses", f"{pilot['responses']:,}"),
+                ("papers assembled", str(len(run.papers))), ("solver gap", _gap(assembly["gap"])),
+                ("candidates", f"{facts['sitting']['candidates']:,}"),
+                ("overall pass rate", f"{100 * pd.concat(run.results.values())['passed'].mean():.1f} %"),
+                ("ledger events", f"{ledger['events']:,}"),
+                ("ledger", "intact" if ledger["ok"] else "BROKEN")]),
+        "<h2>Timings</h2>" + _table(timings, 1)
+        + f"<p>Total {sum(t.seconds for t in run.timings):,.1f} s.</p>",
+        "<h2>Bank health</h2>"
+        + f"<p>{_esc(health.summary()).replace(chr(10), '<br>')}</p>"
+        + "<p>Importance shares of active points:</p>" + _table(health.importance.round({"points": 0}), 3)
+        + f"<details><summary>Active items per element and type ({len(health_counts)} elements, "
+        f"{len(health.thin_elements)} thin)</summary>" + _table(health_counts, 0) + "</details>",
+        "<h2>Assembly</h2>"
+        + f"<p>Spec <b>{_esc(spec.get('name'))}</b>: {_esc(spec['forms'])} forms. Solver status <b>{_esc(assembly['status'])}</b>, "
+        f"objective {assembly['objective']:.4f}, best bound {assembly['best_bound']:.4f}, gap {_gap(assembly['gap'])} "
+        f"(assembly run {assembly['run_id']}).</p>"
+        + "<h3>Blueprint coverage (points per module)</h3>" + f"<img src='{figures.coverage_bars(coverage, papers)}'>"
+        + _table(coverage.rename(columns=short_paper_name), 0)
+        + "<h3>Test information and characteristic curves (operational parameters)</h3>"
+        + f"<img src='{figures.paper_curves(information, expected, list(spec['information']['theta']))}'>"
+        + "<p>Paper status at the end of the run:</p>" + _table(statuses),
+        "<h2>Pilot calibration and parameter recovery</h2>"
+        + f"<p>{pilot['candidates']:,} pilot candidates in {pilot['booklets']:,} random booklets gave "
+        f"{pilot['responses']:,} responses on {pilot['items']:,} items (at least {pilot['min_per_item']} per item). "
+        f"2PL MML-EM {'converged' if pilot['converged'] else 'did NOT converge'} in {pilot['n_iter']} iterations; "
+        "the run was approved, so its estimates became operational. Single-choice items were generated by the 3PL "
+        "(guessing), so a 2PL fit shifts their b downward: the table splits the recovery by generating model.</p>"
+        + _table(_recovery_table(run), 3) + f"<img src='{figures.recovery_scatter(run.pilot_recovery)}'>",
+        "<h2>Delivery and results</h2>"
+        + f"<p>The exam engine <b>{_esc(run.engine_name)}</b> saw {facts['delivery']['offered']} sealed papers, pulled and "
+        f"verified {facts['delivery']['pulled']}, and opened {facts['delivery']['opened']} after the window opened at "
+        f"{_esc(facts['delivery']['not_before'])} UTC. Scores are on the 100-point scale; pass is 60 or more.</p>"
+        + _table(pass_rate_table(run), 1) + f"<img src='{figures.score_histograms(run.results)}'>",
+        "<h2>Operational calibration (FIPC)</h2>"
+        + f"<p>{facts['operational']['responses']:,} operational responses; {facts['operational']['fixed_items']} items held "
+        f"at their pilot values, so each paper's candidate group is placed on the pilot scale. "
+        f"{'Converged' if facts['operational']['converged'] else 'Did NOT converge'} in {facts['operational']['n_iter']} "
+        "iterations; run approved. Estimated group means against the simulated candidates' true mean ability:</p>"
+        + _table(groups, 3),
+        "<h2>Incident: leak drill</h2>"
+        + f"<p>Paper <b>{_esc(incident.get('paper'))}</b>, scope {_esc(incident.get('scope'))}, reported by "
+        f"{_esc(incident.get('reported_by'))} at {_esc(incident.get('at'))}.<br>Cause: {_esc(incident.get('cause'))}</p>"
+        + "<ol>" + "".join(f"<li>{_esc(a)}</li>" for a in incident.get("actions", [])) + "</ol>"
+        + _table(pd.DataFrame([incident.get("results", {})]), 0),
+        "<h2>Audit ledger</h2>"
+        + (f"<p class='ok'>Hash chain intact over {ledger['events']:,} events.</p>" if ledger["ok"] else
+           f"<p class='bad'>Hash chain BROKEN at event {ledger['first_bad']}: {_esc(ledger['reason'])}</p>"),
+    ]
+
+
+def _gap(gap: float | None) -> str:
+    return "n/a" if gap is None else f"{100 * gap:.2f} %"
+
+
+def write_report(run: DemoRun) -> None:
+    """Write ``demo-report.html`` next to the demo database."""
+    body = "\n".join(f"<section>{part}</section>" for part in _sections(run))
+    page = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>itembank demo report</title>"
+            f"<style>{CSS}</style></head><body>{body}</body></html>")
+    run.options.report.write_text(page, encoding="utf-8")
