@@ -31,8 +31,8 @@ EXIT_CODES: dict[type[ItemBankError], int] = {
 # Register the command groups on the app.
 from itembank.cli import bank as _bank  # noqa: E402,F401
 from itembank.cli import demo as _demo  # noqa: E402,F401
-from itembank.cli import papers as _papers  # noqa: E402,F401
 from itembank.cli import engine as _engine  # noqa: E402,F401
+from itembank.cli import papers as _papers  # noqa: E402,F401
 from itembank.cli import serve as _serve  # noqa: E402,F401
 
 

@@ -14,7 +14,16 @@ from sqlmodel import Session, col, select
 
 from itembank import audit
 from itembank.errors import Conflict, Infeasible, NotFound, ValidationError
-from itembank.models import Incident, Item, ItemStatus, Paper, PaperItem, PaperStatus, Role, SealedPaper
+from itembank.models import (
+    Incident,
+    Item,
+    ItemStatus,
+    Paper,
+    PaperItem,
+    PaperStatus,
+    Role,
+    SealedPaper,
+)
 from itembank.models.base import as_utc, utcnow
 from itembank.services import papers as paper_service
 from itembank.services import workflow

@@ -19,7 +19,16 @@ from sqlmodel import Session, col, select
 import assembly
 from itembank import audit
 from itembank.errors import Conflict, Infeasible, NotFound, ValidationError
-from itembank.models import AssemblyRun, Blueprint, Item, ItemVersion, Paper, PaperItem, PaperStatus, Role
+from itembank.models import (
+    AssemblyRun,
+    Blueprint,
+    Item,
+    ItemVersion,
+    Paper,
+    PaperItem,
+    PaperStatus,
+    Role,
+)
 from itembank.models.base import utcnow
 from itembank.services.actors import Actor
 from itembank.services.blueprints import find_blueprint

@@ -1,7 +1,7 @@
 """first schema: bank, papers, sealing, operations, audit
 
 Revision ID: 0001
-Revises: 
+Revises: (none)
 Create Date: 2026-11-29 02:51:15.951090
 """
 
@@ -10,7 +10,6 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
-
 
 revision: str = '0001'
 down_revision: str | None = None
