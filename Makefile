@@ -22,7 +22,7 @@ demo: $(STAMP)
 
 ## Run the whole test suite (SQLite and PostgreSQL; set ITEMBANK_SKIP_POSTGRES=1 to skip PostgreSQL).
 test: $(STAMP)
-	$(PY) -m pytest -n 2 --dist loadgroup -q
+	$(PY) -m pytest tests -n 2 --dist loadgroup -q
 
 ## Heavy benchmarks: ours and the peers side by side (installs the peer packages first).
 bench: $(STAMP)
