@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from itembank.hashing import content_hash
 from itembank.models import AuditEvent, AuditHead
@@ -86,7 +86,7 @@ def verify(session: Session, batch: int = 5000) -> LedgerCheck:
     prev_hash, expected_seq, count, last = GENESIS, 1, 0, 0
     while True:
         rows = session.exec(
-            select(AuditEvent).where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            select(AuditEvent).where(col(AuditEvent.seq) > last).order_by(col(AuditEvent.seq)).limit(batch)
         ).all()
         if not rows:
             break

@@ -119,8 +119,9 @@ def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     for text_field in ("external_id", "key", "set_id", "element"):
         if isinstance(row.get(text_field), int | float) and row[text_field] is not None:
             row[text_field] = str(row[text_field])
-    if isinstance(row.get("difficulty"), float):
-        row["difficulty"] = int(row["difficulty"])
+    difficulty = row.get("difficulty")
+    if isinstance(difficulty, float):
+        row["difficulty"] = int(difficulty)
     return row
 
 

@@ -39,7 +39,7 @@ from itembank.cli import serve as _serve  # noqa: E402,F401
 def exit_code(error: ItemBankError) -> int:
     for kind in type(error).__mro__:
         if kind in EXIT_CODES:
-            return EXIT_CODES[kind]  # type: ignore[index]
+            return EXIT_CODES[kind]
     return 1
 
 

@@ -80,6 +80,8 @@ def papers_show(ctx: typer.Context, paper: Annotated[str | None, typer.Argument(
     c = context(ctx)
     with c.session() as session:
         actor = c.actor(session)
+        rows: list[tuple[str, ...]]
+        columns: tuple[str, ...]
         if paper is None:
             rows = [(str(p.id), p.name, p.role, p.status, f"{p.total_points:g}") for p in papers.list_papers(session, actor)]
             columns = ("id", "name", "role", "status", "points")

@@ -7,7 +7,7 @@ land on the bank scale and drift is visible as the difference between a re-estim
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -29,7 +29,7 @@ PSYCHOMETRICS = (Role.PSYCHOMETRICIAN,)
 def _bank_items(session: Session, external_ids: list[str]) -> dict[str, tuple[Item, ItemVersion]]:
     rows = session.exec(
         select(Item, ItemVersion)
-        .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version))
+        .join(ItemVersion, (col(ItemVersion.item_id) == col(Item.id)) & (col(ItemVersion.version) == col(Item.current_version)))
         .where(col(Item.external_id).in_(external_ids))
     ).all()
     return {item.external_id: (item, version) for item, version in rows}
@@ -39,7 +39,7 @@ def operational_parameters(session: Session, item_ids: list[int]) -> pd.DataFram
     """The operational (approved) parameters of the given items' current versions, newest first wins."""
     rows = session.exec(
         select(ItemParameter, Item.external_id)
-        .join(Item, (Item.id == ItemParameter.item_id) & (Item.current_version == ItemParameter.version))
+        .join(Item, (col(Item.id) == col(ItemParameter.item_id)) & (col(Item.current_version) == col(ItemParameter.version)))
         .where(col(ItemParameter.item_id).in_(item_ids), ItemParameter.status == ParameterStatus.OPERATIONAL.value)
         .order_by(col(ItemParameter.id))
     ).all()
@@ -75,7 +75,7 @@ def run_calibration(
     max_scores = {ext: float(v.points) if not str(v.type).endswith("choice") and v.type != "true_false" else 1.0
                   for ext, (_, v) in bank.items()}
     matrix = calibration.load_responses(responses, known_items=list(bank), max_scores=max_scores)
-    fixed = operational_parameters(session, [i.id for i, _ in bank.values()]) if fix_operational else None
+    fixed = operational_parameters(session, [cast(int, i.id) for i, _ in bank.values()]) if fix_operational else None
     models = {ext: ("GRM" if max_scores[ext] > 1 else model) for ext in bank}
     result = calibration.calibrate(matrix, model=models, fixed=fixed if fixed is not None and len(fixed) else None,
                                    progress=progress)
@@ -174,7 +174,7 @@ def get_run(session: Session, name: str) -> CalibrationRun:
 def run_parameters(session: Session, name: str) -> pd.DataFrame:
     """A run's estimates as a tidy table keyed by external item id."""
     run = get_run(session, name)
-    rows = session.exec(select(ItemParameter, Item.external_id).join(Item, Item.id == ItemParameter.item_id)
+    rows = session.exec(select(ItemParameter, Item.external_id).join(Item, col(Item.id) == col(ItemParameter.item_id))
                         .where(ItemParameter.run_id == run.id).order_by(col(ItemParameter.id))).all()
     return pd.DataFrame([{"item_id": ext, **p.model_dump(exclude={"id", "item_id", "run_id", "created_at"})}
                          for p, ext in rows])

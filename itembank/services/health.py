@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pandas as pd
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from itembank.config import get_settings
 from itembank.models import Blueprint, Item, ItemStatus, ItemVersion
@@ -41,7 +41,7 @@ def bank_health(session: Session, blueprint: Blueprint, *, min_items: int | None
     elements = nodes[nodes["is_element"]][["code", "name", "importance", "absolute_weight"]]
     rows = session.exec(
         select(ItemVersion.element, ItemVersion.type, ItemVersion.points, Item.status)
-        .join(Item, (Item.id == ItemVersion.item_id) & (Item.current_version == ItemVersion.version))
+        .join(Item, (col(Item.id) == col(ItemVersion.item_id)) & (col(Item.current_version) == col(ItemVersion.version)))
         .where(Item.occupation_code == blueprint.occupation_code, Item.level == blueprint.level,
                Item.exam_kind == blueprint.exam_kind)
     ).all()

@@ -35,7 +35,7 @@ HANDLERS = (Role.BANK_MANAGER,)
 
 
 def _item_ids(session: Session, paper: Paper) -> list[str]:
-    return list(session.exec(select(Item.external_id).join(PaperItem, PaperItem.item_id == Item.id)
+    return list(session.exec(select(Item.external_id).join(PaperItem, col(PaperItem.item_id) == col(Item.id))
                              .where(PaperItem.paper_id == paper.id).order_by(col(PaperItem.position))).all())
 
 
@@ -59,7 +59,7 @@ def _record(session: Session, actor: Actor, kind: str, paper: Paper | None, scop
                                 "at": now.isoformat(), "paper": paper.name if paper else None, "scope": scope})
     session.add(incident)
     session.flush()
-    audit.record(session, actor.name, f"incident.{kind}", "incident", incident.id, incident.report)
+    audit.record(session, actor.name, f"incident.{kind}", "incident", str(incident.id), incident.report)
     return incident
 
 
@@ -125,7 +125,7 @@ def _disjoint_backup(session: Session, leaked: Paper, leaked_items: set[str]) ->
         .order_by(col(Paper.assembly_run_id) != leaked.assembly_run_id, col(Paper.id))
     ).all()
     for candidate in candidates:
-        items = session.exec(select(Item).join(PaperItem, PaperItem.item_id == Item.id)
+        items = session.exec(select(Item).join(PaperItem, col(PaperItem.item_id) == col(Item.id))
                              .where(PaperItem.paper_id == candidate.id)).all()
         if all(i.status == ItemStatus.ACTIVE.value and i.external_id not in leaked_items for i in items):
             return candidate

@@ -11,7 +11,7 @@ import html
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlmodel import Session, col, select
@@ -101,7 +101,7 @@ def assemble(
     session.flush()
     versions = _versions(session, [i for f in result.forms for i in f.item_ids])
     papers = [_store_paper(session, actor, run, blueprint, form, versions, table, name) for form in result.forms]
-    audit.record(session, actor.name, "assembly.run", "assembly_run", run.id,
+    audit.record(session, actor.name, "assembly.run", "assembly_run", str(run.id),
                  {"spec": document, "snapshot": run.bank_snapshot_hash, "status": result.status,
                   "papers": [p.name for p in papers]})
     session.flush()
@@ -111,7 +111,7 @@ def assemble(
 def _versions(session: Session, external_ids: list[str]) -> dict[str, tuple[int, int]]:
     rows = session.exec(select(Item.external_id, Item.id, Item.current_version)
                         .where(col(Item.external_id).in_(external_ids))).all()
-    return {ext: (item_id, version) for ext, item_id, version in rows}
+    return {ext: (cast(int, item_id), version) for ext, item_id, version in rows}
 
 
 def _store_paper(session: Session, actor: Actor, run: AssemblyRun, blueprint: Blueprint, form: assembly.Form,
@@ -173,8 +173,8 @@ def paper_items(session: Session, actor: Actor, paper_id: int | str) -> pd.DataF
     paper = get_paper(session, paper_id)
     rows = session.exec(
         select(PaperItem, Item.external_id, ItemVersion)
-        .join(Item, Item.id == PaperItem.item_id)
-        .join(ItemVersion, (ItemVersion.item_id == PaperItem.item_id) & (ItemVersion.version == PaperItem.version))
+        .join(Item, col(Item.id) == col(PaperItem.item_id))
+        .join(ItemVersion, (col(ItemVersion.item_id) == col(PaperItem.item_id)) & (col(ItemVersion.version) == col(PaperItem.version)))
         .where(PaperItem.paper_id == paper.id).order_by(col(PaperItem.position))
     ).all()
     return pd.DataFrame([{"position": pi.position, "item_id": ext, "version": pi.version, "section": pi.section,
@@ -185,8 +185,8 @@ def paper_items(session: Session, actor: Actor, paper_id: int | str) -> pd.DataF
 def papers_in_use(session: Session) -> dict[str, list[str]]:
     """Item ids of every paper approved or further along and not invalidated: what new backups must avoid."""
     rows = session.exec(
-        select(Paper.name, Item.external_id).join(PaperItem, PaperItem.paper_id == Paper.id)
-        .join(Item, Item.id == PaperItem.item_id)
+        select(Paper.name, Item.external_id).join(PaperItem, col(PaperItem.paper_id) == col(Paper.id))
+        .join(Item, col(Item.id) == col(PaperItem.item_id))
         .where(col(Paper.status).in_([s.value for s in IN_USE]))
     ).all()
     used: dict[str, list[str]] = {}

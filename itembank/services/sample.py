@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
@@ -46,7 +47,7 @@ def load_sample_bank(session: Session, actor: Actor, level: int, n_items: int, s
     records, problems = validate_rows(enumerate(rows, start=1))
     raise_for_problems(problems, "sample bank")
     items = create_items(session, actor, blueprint, records)
-    by_external = {i.external_id: i.id for i in items}
+    by_external = {i.external_id: cast(int, i.id) for i in items}
     truth = sample.truth.astype(object).where(sample.truth.notna(), None)
     session.add_all(
         TrueParameter(item_id=by_external[row["external_id"]], model=row["model"], a=row.get("a"), b=row.get("b"),

@@ -6,6 +6,8 @@ the assembler sees; classical p-values likewise.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 from sqlmodel import Session, col, select
@@ -33,7 +35,7 @@ def active_item_table(session: Session, blueprint: Blueprint) -> pd.DataFrame:
     """Every active item of the blueprint's bank, keyed by external id, with operational statistics."""
     rows = session.exec(
         select(Item, ItemVersion)
-        .join(ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version))
+        .join(ItemVersion, (col(ItemVersion.item_id) == col(Item.id)) & (col(ItemVersion.version) == col(Item.current_version)))
         .where(Item.status == ItemStatus.ACTIVE.value, Item.occupation_code == blueprint.occupation_code,
                Item.level == blueprint.level, Item.exam_kind == blueprint.exam_kind)
         .order_by(col(Item.id))
@@ -79,7 +81,8 @@ def _latest(session: Session, model: type[ItemParameter] | type[ItemStatistic], 
         query = query.where(condition)  # type: ignore[arg-type]
     latest: dict[tuple[int, int], object] = {}
     for row in session.exec(query.order_by(col(model.id))).all():
-        latest[(row.item_id, row.version)] = row
+        record = cast(ItemParameter | ItemStatistic, row)
+        latest[(record.item_id, record.version)] = record
     return latest
 
 

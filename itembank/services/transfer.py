@@ -54,7 +54,7 @@ def import_items_file(session: Session, actor: Actor, blueprint: Blueprint, path
 def item_rows(session: Session, statuses: list[str] | None = None) -> list[dict[str, Any]]:
     """Current versions as flat rows (the same columns an import reads)."""
     query = select(Item, ItemVersion).join(
-        ItemVersion, (ItemVersion.item_id == Item.id) & (ItemVersion.version == Item.current_version)
+        ItemVersion, (col(ItemVersion.item_id) == col(Item.id)) & (col(ItemVersion.version) == col(Item.current_version))
     )
     if statuses:
         query = query.where(col(Item.status).in_(statuses))
@@ -144,7 +144,7 @@ def export_bank(session: Session) -> dict[str, Any]:
                 "signoffs": signoffs.get(i.id, []),  # type: ignore[arg-type]
                 "parameters": parameters.get(i.id, []),  # type: ignore[arg-type]
                 "statistics": statistics.get(i.id, []),  # type: ignore[arg-type]
-                "truth": (truth.get(i.id) or [None])[0],  # type: ignore[arg-type]
+                "truth": (truth.get(i.id) or [None])[0],  # type: ignore[arg-type, list-item]
             }
             for i in items
         ],

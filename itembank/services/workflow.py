@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlmodel import Session, col, select
 
@@ -94,7 +95,7 @@ def transition(session: Session, actor: Actor, external_ids: Sequence[str], acti
         raise Conflict(f"cannot {action} {listing}: only items that are {allowed} can be", field="status")
     if rule.not_by_writer:
         writers = _writers(session, items)
-        own = [i.external_id for i in items if writers.get(i.id) == actor.name]
+        own = [i.external_id for i in items if writers.get(cast(int, i.id)) == actor.name]
         if own:
             raise Conflict(f"{actor.name} wrote {', '.join(own[:10])} and may not {action} it", field="actor")
     for item in items:
