@@ -9,22 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from assembly.errors import SpecError
 
-ITEM_TYPES = (
-    "single_choice",
-    "multiple_choice",
-    "true_false",
-    "short_answer",
-    "calculation",
-    "case_analysis",
-    "plan_design",
-)
 ItemType = Literal[
     "single_choice",
     "multiple_choice",
@@ -34,6 +25,7 @@ ItemType = Literal[
     "case_analysis",
     "plan_design",
 ]
+ITEM_TYPES: tuple[str, ...] = get_args(ItemType)
 POINTS_TOLERANCE = 1e-6
 
 
