@@ -217,7 +217,7 @@ def test_any_size_and_seed_gives_a_complete_valid_bank(level3: dict[str, Any], n
 
 @pytest.mark.slow
 def test_the_level3_spec_assembles_six_disjoint_verified_papers(bank: SampleBank) -> None:
-    """The real check of supply: HiGHS finds 4 main + 2 backup papers within 5 s (the first incumbent comes
+    """The real check of supply: HiGHS finds 4 main + 2 backup papers within the time limit (the first incumbent comes
     after about 0.5 s) and the independent verifier passes every rule (blueprint ±2, X ≥ 70 %, zero overlap,
     enemies, sets, parallel band)."""
     spec = load_spec(DATA_DIR / "specs" / "hr-manager-l3-theory.yaml")
