@@ -18,7 +18,9 @@ from api.worker import JobPool
 from itembank.config import Settings
 from itembank.db import transaction
 from itembank.errors import Forbidden, NotFound
+from itembank.group_commit import GroupCommit
 from itembank.models import Role
+from itembank.services import delivery
 from itembank.services.actors import Actor
 from itembank.services.users import authenticate
 
@@ -31,10 +33,17 @@ class Bank:
     settings: Settings
     jobs: JobPool
     _sqlite_writer: threading.RLock | None = field(default=None, init=False)
+    pulls: GroupCommit[delivery.Pull] = field(init=False)
 
     def __post_init__(self) -> None:
         if self.engine.dialect.name == "sqlite":
             self._sqlite_writer = threading.RLock()
+        self.pulls = GroupCommit(self._record_pulls)
+
+    def _record_pulls(self, pulls: list[delivery.Pull]) -> list[delivery.DeliveryRefused | None]:
+        """Concurrent pulls enter the handover ledger together: one transaction, one head lock."""
+        with self.transaction() as session:
+            return delivery.record_pulls(session, pulls)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

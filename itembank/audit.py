@@ -7,6 +7,7 @@ inserting a row behind the application's back breaks the chain at that row. The 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -35,6 +36,57 @@ def _event_hash(event: AuditEvent) -> str:
     )
 
 
+@dataclass(frozen=True)
+class Entry:
+    """One event to append: who did what to which entity, and what (hashed, never stored) it carried."""
+
+    actor: str
+    action: str
+    entity_type: str
+    entity_id: str | int
+    payload: Any = None
+
+
+def lock_head(session: Session) -> AuditHead:
+    """The ledger head, locked for the rest of the caller's transaction (created on first use).
+
+    Whoever holds it is the only writer of the ledger, so a check made after taking it sees every
+    event appended before and none appended concurrently.
+    """
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
+    if head is None:
+        head = AuditHead(id=1, seq=0, hash=GENESIS)
+        session.add(head)
+    return head
+
+
+def record_many(session: Session, entries: Sequence[Entry], head: AuditHead | None = None) -> list[AuditEvent]:
+    """Append events in order in the caller's transaction, taking the head lock once for all.
+
+    ``head`` is the caller's own :func:`lock_head` result when it already holds the lock.
+    """
+    head = head or lock_head(session)
+    events = []
+    for entry in entries:
+        event = AuditEvent(
+            seq=head.seq + 1,
+            at=utcnow(),
+            actor=entry.actor,
+            action=entry.action,
+            entity_type=entry.entity_type,
+            entity_id=str(entry.entity_id),
+            payload_hash=content_hash(entry.payload),
+            prev_hash=head.hash,
+            hash="",
+        )
+        event.hash = _event_hash(event)
+        head.seq, head.hash = event.seq, event.hash
+        events.append(event)
+    session.add_all(events)
+    session.add(head)
+    return events
+
+
 def record(
     session: Session,
     actor: str,
@@ -44,26 +96,7 @@ def record(
     payload: Any = None,
 ) -> AuditEvent:
     """Append one event to the ledger in the caller's transaction."""
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    if head is None:
-        head = AuditHead(id=1, seq=0, hash=GENESIS)
-        session.add(head)
-    event = AuditEvent(
-        seq=head.seq + 1,
-        at=utcnow(),
-        actor=actor,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        payload_hash=content_hash(payload),
-        prev_hash=head.hash,
-        hash="",
-    )
-    event.hash = _event_hash(event)
-    head.seq, head.hash = event.seq, event.hash
-    session.add(event)
-    session.add(head)
-    return event
+    return record_many(session, [Entry(actor, action, entity_type, entity_id, payload)])[0]
 
 
 @dataclass(frozen=True)

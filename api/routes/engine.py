@@ -20,7 +20,6 @@ from api.schemas.delivery import (
     ResponseBatchPublic,
     SealedPackagePublic,
 )
-from itembank.hashing import canonical_json
 from itembank.models import Role
 from itembank.services import delivery, responses
 from itembank.services.actors import Actor
@@ -41,11 +40,14 @@ def pull_package(paper_id: IdPath, bank: BankDep, engine: ExamEngine) -> Respons
     """The encrypted, signed package; verify it with ``/engine/public-key`` before use.
 
     Sent as the package's canonical JSON bytes (``SealedPackage.from_json`` accepts only those), so
-    what the engine verifies is byte for byte what the bank signed and stored.
+    what the engine verifies is byte for byte what the bank signed and stored. The bytes leave only
+    after the pull is committed to the handover ledger (concurrent pulls share that transaction).
     """
-    with bank.transaction() as session:
-        package = delivery.pull_package(session, engine, paper_id)
-    return Response(content=canonical_json(package), media_type="application/json")
+    with bank.read() as session:
+        pull = delivery.check_pull(session, engine, paper_id)
+        body = delivery.package_json(session, pull)
+    bank.pulls.submit(pull)
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/public-key")

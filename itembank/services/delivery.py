@@ -9,16 +9,19 @@ audit payloads hold hashes.
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import update
+from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from itembank import audit, sealing
 from itembank.config import get_settings
 from itembank.errors import Conflict, Forbidden, NotFound, ValidationError
+from itembank.hashing import canonical_json
 from itembank.models import (
     AuditHead,
     Blueprint,
@@ -322,7 +325,7 @@ def invalidate_sealed(session: Session, paper_id: int) -> int:
 
 
 def _latest_sealed(session: Session, paper_id: int, *, active_only: bool) -> SealedPaper | None:
-    query = select(SealedPaper).where(SealedPaper.paper_id == paper_id)
+    query = select(SealedPaper).options(defer(SealedPaper.package)).where(SealedPaper.paper_id == paper_id)  # type: ignore[arg-type]
     if active_only:
         query = query.where(col(SealedPaper.active).is_(True))
     return session.exec(query.order_by(col(SealedPaper.id).desc())).first()
@@ -367,14 +370,73 @@ def _deliverable(session: Session, engine: Actor, paper_id: int, action: str, *,
     return sealed
 
 
-def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[str, Any]:
-    """The sealed package (ciphertext, signed header) for an allowed engine; each pull is a handover."""
+@dataclass(frozen=True)
+class Pull:
+    """An engine's pull that passed the checks and waits to be written to the handover ledger."""
+
+    engine: str
+    paper_id: int
+    sealed_id: int
+    content_hash: str
+
+
+def check_pull(session: Session, engine_actor: Actor, paper_id: int) -> Pull:
+    """Judge a pull without writing anything (a refusal is logged on its own connection and raised)."""
     sealed = _deliverable(session, engine_actor, paper_id, "pull", check_engine=True)
-    session.add(Handover(sealed_id=sealed.id, client=engine_actor.name, action="pull", content_hash=sealed.content_hash))  # type: ignore[arg-type]
-    audit.record(session, engine_actor.name, "paper.pull", "paper", paper_id, {
-        "sealed_id": sealed.id, "content_hash": sealed.content_hash,
-    })
-    return dict(sealed.package)
+    return Pull(engine_actor.name, paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
+
+
+def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[DeliveryRefused | None]:
+    """Write checked pulls as handovers and ledger events in the caller's transaction, in one go.
+
+    The ledger head is locked first and each package's ``active`` flag read after it, so a pull
+    recorded here was deliverable at a point in the ledger's order: a leak report that invalidated
+    the package in between turns the pull into a logged refusal (returned, not raised, so that the
+    other pulls of the batch still commit).
+    """
+    head = audit.lock_head(session)
+    active = set(session.exec(
+        select(SealedPaper.id).where(col(SealedPaper.id).in_({p.sealed_id for p in pulls}), col(SealedPaper.active).is_(True))
+    ).all())
+    outcomes: list[DeliveryRefused | None] = []
+    entries: list[audit.Entry] = []
+    for pull in pulls:
+        if pull.sealed_id in active:
+            session.add(Handover(sealed_id=pull.sealed_id, client=pull.engine, action="pull", content_hash=pull.content_hash))
+            entries.append(audit.Entry(pull.engine, "paper.pull", "paper", pull.paper_id,
+                                       {"sealed_id": pull.sealed_id, "content_hash": pull.content_hash}))
+            outcomes.append(None)
+            continue
+        refusal = DeliveryRefused(f"the sealed package of paper {pull.paper_id} was withdrawn while it was being pulled",
+                                  reason="not_sealed", field="paper_id")
+        session.add(Handover(sealed_id=pull.sealed_id, client=pull.engine, action="refused", detail=f"pull: not_sealed: {refusal}"))
+        entries.append(audit.Entry(pull.engine, "paper.pull.refused", "paper", pull.paper_id,
+                                   {"sealed_id": pull.sealed_id, "reason": "not_sealed"}))
+        outcomes.append(refusal)
+    audit.record_many(session, entries, head)
+    return outcomes
+
+
+def package_json(session: Session, pull: Pull) -> bytes:
+    """The pulled package as its canonical JSON bytes, byte for byte what the bank signed."""
+    return canonical_json(_package(session, pull.sealed_id))
+
+
+def _package(session: Session, sealed_id: int) -> dict[str, Any]:
+    return dict(session.exec(select(SealedPaper.package).where(SealedPaper.id == sealed_id)).one())
+
+
+def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[str, Any]:
+    """The sealed package (ciphertext, signed header) for an allowed engine; each pull is a handover.
+
+    The one-call form for scripts and tests; the API checks and records separately so that
+    concurrent pulls share one ledger transaction (``itembank.group_commit``).
+    """
+    pull = check_pull(session, engine_actor, paper_id)
+    refusal = record_pulls(session, [pull])[0]
+    if refusal is not None:
+        raise refusal
+    return _package(session, pull.sealed_id)
 
 
 def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datetime | None = None) -> str:

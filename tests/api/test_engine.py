@@ -8,15 +8,19 @@ from __future__ import annotations
 import base64
 import copy
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
+from api.routes.engine import pull_package
+from itembank import audit
 from itembank.db import transaction
 from itembank.hashing import canonical_json
-from itembank.models import Role
+from itembank.models import AuditEvent, Handover, Role
 from itembank.sealing import SealedPackage, TamperedPackage, load_public_key, open_sealed, verify
 from itembank.services.actors import Actor
 from itembank.services.users import add_user
@@ -127,3 +131,20 @@ def test_responses_are_scored_by_the_bank_and_a_retry_is_harmless(client: TestCl
     rescored = client.post(f"/papers/{sealed_paper}/rescore", json={"item_id": "D-001", "action": "credit_all"},
                            headers=auth("manager")).json()
     assert {r["person_id"]: r["raw"] for r in rescored} == {"c1": 18, "c2": 6}
+
+
+def test_concurrent_pulls_are_each_in_the_ledger_before_their_bytes_leave(engine: Engine, client: TestClient,
+                                                                          auth: Auth, sealed_paper: int) -> None:
+    """Pulls from many threads share ledger transactions (group commit) yet each one is recorded once."""
+    bank = client.app.state.bank  # type: ignore[attr-defined]
+    engine1 = Actor("engine1", Role.EXAM_ENGINE)
+    with ThreadPoolExecutor(12) as pool:
+        bodies = list(pool.map(lambda _: pull_package(sealed_paper, bank, engine1).body, range(36)))
+    package, public = _pull(client, auth, sealed_paper)
+    assert set(bodies) == {canonical_json(package)}
+    verify(SealedPackage.from_dict(package), public)
+    with transaction(engine) as session:
+        pulls = session.exec(select(Handover).where(Handover.action == "pull")).all()
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.pull")).all()
+        assert len(pulls) == len(events) == 37
+        assert audit.verify(session).ok

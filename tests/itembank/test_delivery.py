@@ -212,6 +212,25 @@ def test_invalidated_package_can_no_longer_be_pulled(engine: Engine, bank: dict[
         delivery.pull_package(session, bank["engine1"], paper_id)
 
 
+def test_a_package_withdrawn_between_check_and_record_is_a_logged_refusal(engine: Engine, bank: dict[str, Actor]) -> None:
+    """The API checks a pull, then records it with other pulls; a leak report in between wins."""
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        early, late = (delivery.check_pull(session, bank["engine1"], paper_id) for _ in range(2))
+        assert delivery.record_pulls(session, [early]) == [None]
+    with transaction(engine) as session:
+        delivery.invalidate_sealed(session, paper_id)
+    with transaction(engine) as session:
+        (refusal,) = delivery.record_pulls(session, [late])
+    assert isinstance(refusal, delivery.DeliveryRefused) and refusal.reason == "not_sealed"
+    with transaction(engine) as session:
+        assert [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()] == ["pull", "refused"]
+        actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()]
+        assert actions[-2:] == ["paper.pull", "paper.pull.refused"]
+        assert audit.verify(session).ok
+
+
 def _race(engine: Engine, work: list[Any]) -> list[BaseException | None]:
     """Run each callable in its own thread and transaction, started together at a barrier."""
     barrier = threading.Barrier(len(work))

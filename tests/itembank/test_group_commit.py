@@ -1,0 +1,87 @@
+"""Group commit: every record written once, in arrival order, and no caller returns before its batch."""
+
+from __future__ import annotations
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from itembank.group_commit import GroupCommit
+
+
+class SlowLedger:
+    """A batch writer that takes its time, so that callers pile up behind the one writing."""
+
+    def __init__(self, refuse: set[int] | None = None, fail_batch_with: int | None = None) -> None:
+        self.batches: list[list[int]] = []
+        self.committed: set[int] = set()
+        self.refuse = refuse or set()
+        self.fail_batch_with = fail_batch_with
+        self._writing = threading.Lock()
+
+    def write(self, records: list[int]) -> list[Exception | None]:
+        assert self._writing.acquire(blocking=False), "two batches were written at once"
+        try:
+            time.sleep(0.01)
+            if self.fail_batch_with in records:
+                raise ConnectionError("the database went away")
+            self.batches.append(records)
+            self.committed.update(records)
+            return [LookupError(f"record {r} refused") if r in self.refuse else None for r in records]
+        finally:
+            self._writing.release()
+
+
+def submit_all(group: GroupCommit[int], ledger: SlowLedger, records: range) -> dict[int, str]:
+    """Submit from 16 threads; per record: 'ok' (and then already committed), or the error's class name."""
+
+    def one(record: int) -> str:
+        try:
+            group.submit(record)
+        except Exception as error:  # noqa: BLE001 - the test reports which error each caller saw
+            return type(error).__name__
+        return "ok" if record in ledger.committed else "returned before its commit"
+
+    with ThreadPoolExecutor(16) as pool:
+        return dict(zip(records, pool.map(one, records), strict=True))
+
+
+def test_concurrent_records_share_batches_and_each_waits_for_its_own_commit() -> None:
+    ledger = SlowLedger()
+    outcomes = submit_all(GroupCommit(ledger.write), ledger, range(200))
+    assert set(outcomes.values()) == {"ok"}
+    written = [r for batch in ledger.batches for r in batch]
+    assert sorted(written) == list(range(200)), "each record exactly once"
+    assert len(ledger.batches) < 100, f"16 waiting callers should share batches, got {len(ledger.batches)} for 200"
+
+
+def test_a_refused_record_fails_only_its_caller() -> None:
+    ledger = SlowLedger(refuse={7, 42})
+    outcomes = submit_all(GroupCommit(ledger.write), ledger, range(60))
+    assert {r for r, o in outcomes.items() if o != "ok"} == {7, 42}
+    assert outcomes[7] == outcomes[42] == "LookupError"
+
+
+def test_a_failed_batch_fails_every_caller_in_it_and_the_next_batches_still_commit() -> None:
+    ledger = SlowLedger(fail_batch_with=30)
+    group = GroupCommit(ledger.write, max_batch=4)
+    outcomes = submit_all(group, ledger, range(80))
+    failed = {r for r, o in outcomes.items() if o == "ConnectionError"}
+    assert 30 in failed and len(failed) <= 4
+    assert failed.isdisjoint(ledger.committed)
+    assert {r for r, o in outcomes.items() if o == "ok"} == ledger.committed == set(range(80)) - failed
+    group.submit(1000)  # the group is not left stuck with a leader that died
+    assert 1000 in ledger.committed
+
+
+def test_batches_never_exceed_the_limit() -> None:
+    ledger = SlowLedger()
+    submit_all(GroupCommit(ledger.write, max_batch=3), ledger, range(50))
+    assert max(len(b) for b in ledger.batches) <= 3
+
+
+def test_max_batch_must_be_positive() -> None:
+    with pytest.raises(ValueError, match="max_batch"):
+        GroupCommit(SlowLedger().write, max_batch=0)
