@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -12,13 +11,10 @@ from pathlib import Path
 
 import httpx
 
+from itembank.demo.server import free_loopback_port
+
 ITEMBANK = str(Path(sys.executable).with_name("itembank"))
 
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def test_serve_migrates_and_serves_the_configured_database(tmp_path: Path) -> None:
@@ -30,7 +26,7 @@ def test_serve_migrates_and_serves_the_configured_database(tmp_path: Path) -> No
     assert added.returncode == 0, added.stderr
     token = re.search(r"shown once: (\S+)", added.stdout)
     assert token is not None
-    port = free_port()
+    port = free_loopback_port()
     server = subprocess.Popen([ITEMBANK, "serve", "--port", str(port), "--log-level", "warning"], env=env, cwd=tmp_path,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
