@@ -31,11 +31,11 @@ from itembank.db import transaction
 from itembank.errors import ItemBankError, NotFound, ValidationError
 from itembank.models import Job, Role
 from itembank.models.base import as_utc, utcnow
+from itembank.progress import Progress
 from itembank.services.actors import Actor
 
 log = logging.getLogger(__name__)
 
-Progress = Callable[[float], None]
 Handler = Callable[[Session, Actor, dict[str, Any], Progress], dict[str, Any]]
 
 INTERRUPTED = "interrupted by a restart"
@@ -49,11 +49,11 @@ class JobStatus(StrEnum):
     FAILED = "failed"
 
 
-def _assemble(session: Session, actor: Actor, params: dict[str, Any], _progress: Progress) -> dict[str, Any]:
+def _assemble(session: Session, actor: Actor, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from itembank.services import papers
 
     blueprint = {k: params[k] for k in ("occupation_code", "level", "exam_kind", "blueprint_version") if k in params}
-    outcome = papers.assemble(session, actor, params["spec"], **blueprint)
+    outcome = papers.assemble(session, actor, params["spec"], **blueprint, progress=progress)
     return {"assembly_run_id": outcome.run.id, "status": outcome.run.status, "papers": [p.id for p in outcome.papers]}
 
 

@@ -46,9 +46,11 @@ def calibrated_bank(engine: Engine, staff: dict[str, Actor]) -> Engine:
 
 def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[str, Actor]) -> None:
     engine = calibrated_bank
+    heard: list[float] = []
     with transaction(engine) as session:
-        outcome = papers.assemble(session, staff["manager"], _spec(), level=3)
+        outcome = papers.assemble(session, staff["manager"], _spec(), level=3, progress=heard.append)
     assert outcome.result.status in ("optimal", "feasible")
+    assert heard[0] == 0.1 and heard[-1] == 0.95 and heard == sorted(heard), "progress only moves forward"
     assert [p.role for p in outcome.papers] == ["main"] * 4 + ["backup"] * 2
     assert all(p.total_points == pytest.approx(100) and p.status == "draft" for p in outcome.papers)
     assert outcome.run.bank_snapshot_hash and outcome.papers[0].provenance["blueprint_version"] == "2026.1"
