@@ -89,6 +89,11 @@ STAFF = {
 @pytest.fixture
 def staff(engine: Engine) -> dict[str, Actor]:
     """One user per role (and six panel members), as actors."""
+    return add_staff(engine)
+
+
+def add_staff(engine: Engine) -> dict[str, Actor]:
+    """Create the users of STAFF (admin first) and return them as actors."""
     actors = {}
     with transaction(engine) as session:
         add_user(session, SYSTEM, "admin", Role.ADMIN)

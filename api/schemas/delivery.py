@@ -43,7 +43,8 @@ class SealedPaperPublic(Public):
 class HandoverPublic(Public):
     """交接记录: one pull, key release or refusal."""
 
-    sealed_id: int
+    paper_id: int
+    sealed_id: int | None
     client: str
     action: str
     content_hash: str

@@ -90,12 +90,17 @@ class SealedPaper(SQLModel, table=True):
 
 
 class Handover(SQLModel, table=True):
-    """交接记录: each pull, key release and refusal, with the client, time and hash."""
+    """交接记录: each pull, key release and refusal, with the client, time and hash.
+
+    ``paper_id`` is the paper the engine asked for, as asked (not a foreign key: a refusal of a paper
+    id that does not exist is recorded too); ``sealed_id`` the package concerned, if there was one.
+    """
 
     __tablename__ = "handovers"
 
     id: int | None = Field(default=None, primary_key=True)
-    sealed_id: int = Field(foreign_key="sealed_papers.id", index=True)
+    paper_id: int = Field(index=True)
+    sealed_id: int | None = Field(default=None, foreign_key="sealed_papers.id", index=True)
     client: str = Field(max_length=120)
     action: str = Field(max_length=20, description="pull | key_release | refused")
     content_hash: str = Field(default="", max_length=64)

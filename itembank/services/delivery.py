@@ -336,8 +336,8 @@ def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, re
     with Session(session.get_bind()) as log:
         sealed = _latest_sealed(log, paper_id, active_only=False)
         detail = f"{action}: {reason}: {refusal}"
-        if sealed is not None:
-            log.add(Handover(sealed_id=sealed.id, client=engine.name, action="refused", detail=detail))  # type: ignore[arg-type]
+        log.add(Handover(paper_id=paper_id, sealed_id=sealed.id if sealed else None, client=engine.name,
+                         action="refused", detail=detail))
         audit.record(log, engine.name, f"paper.{action}.refused", "paper", paper_id, {
             "sealed_id": sealed.id if sealed else None, "reason": reason,
         })
@@ -402,14 +402,16 @@ def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[DeliveryRefuse
     entries: list[audit.Entry] = []
     for pull in pulls:
         if pull.sealed_id in active:
-            session.add(Handover(sealed_id=pull.sealed_id, client=pull.engine, action="pull", content_hash=pull.content_hash))
+            session.add(Handover(paper_id=pull.paper_id, sealed_id=pull.sealed_id, client=pull.engine, action="pull",
+                                 content_hash=pull.content_hash))
             entries.append(audit.Entry(pull.engine, "paper.pull", "paper", pull.paper_id,
                                        {"sealed_id": pull.sealed_id, "content_hash": pull.content_hash}))
             outcomes.append(None)
             continue
         refusal = DeliveryRefused(f"the sealed package of paper {pull.paper_id} was withdrawn while it was being pulled",
                                   reason="not_sealed", field="paper_id")
-        session.add(Handover(sealed_id=pull.sealed_id, client=pull.engine, action="refused", detail=f"pull: not_sealed: {refusal}"))
+        session.add(Handover(paper_id=pull.paper_id, sealed_id=pull.sealed_id, client=pull.engine, action="refused",
+                             detail=f"pull: not_sealed: {refusal}"))
         entries.append(audit.Entry(pull.engine, "paper.pull.refused", "paper", pull.paper_id,
                                    {"sealed_id": pull.sealed_id, "reason": "not_sealed"}))
         outcomes.append(refusal)
@@ -456,7 +458,8 @@ def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datet
     except sealing.KeyReleaseRefused as refusal:
         _log_refusal(session, engine_actor, paper_id, "key_release", refusal, refusal.reason)
         raise
-    session.add(Handover(sealed_id=sealed.id, client=engine_actor.name, action="key_release", content_hash=sealed.content_hash))  # type: ignore[arg-type]
+    session.add(Handover(paper_id=paper_id, sealed_id=sealed.id, client=engine_actor.name, action="key_release",
+                         content_hash=sealed.content_hash))
     audit.record(session, engine_actor.name, "paper.key_release", "paper", paper_id, {
         "sealed_id": sealed.id, "content_hash": sealed.content_hash,
     })
@@ -486,7 +489,7 @@ def available_papers(session: Session, engine_actor: Actor) -> list[dict[str, An
 def handovers(session: Session, actor: Actor, paper_id: int | None = None) -> list[Handover]:
     """The handover record (交接记录), oldest first, of one paper or of all."""
     actor.require(*HANDOVER_READERS, action="read handover records")
-    query = select(Handover).join(SealedPaper, col(SealedPaper.id) == Handover.sealed_id)
+    query = select(Handover)
     if paper_id is not None:
-        query = query.where(SealedPaper.paper_id == paper_id)
+        query = query.where(Handover.paper_id == paper_id)
     return list(session.exec(query.order_by(col(Handover.id))).all())

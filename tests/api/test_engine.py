@@ -88,13 +88,18 @@ def test_refusals_are_403_json_and_are_logged(engine: Engine, client: TestClient
     assert sealed.status_code == 201
     early = client.post(f"/engine/papers/{later}/key", headers=auth("engine1"))
     assert early.status_code == 403 and "Traceback" not in early.text
+    never_sealed = make_paper(engine, name="P-unsealed")
+    probe = client.get(f"/engine/papers/{never_sealed}/package", headers=auth("engine1"))
+    assert probe.status_code == 403 and probe.json()["field"] == "paper_id"
 
     log = client.get("/handovers", headers=auth("manager")).json()["items"]
-    refused = [(h["client"], h["detail"].split(": ")[1]) for h in log if h["action"] == "refused"]
-    assert refused == [("engine2", "engine_not_allowed"), ("engine2", "engine_not_allowed"), ("engine1", "too_early")]
+    refused = [(h["client"], h["paper_id"], h["detail"].split(": ")[1]) for h in log if h["action"] == "refused"]
+    assert refused == [("engine2", sealed_paper, "engine_not_allowed"), ("engine2", sealed_paper, "engine_not_allowed"),
+                       ("engine1", later, "too_early"), ("engine1", never_sealed, "not_sealed")]
+    assert [h["sealed_id"] for h in log if h["paper_id"] == never_sealed] == [None]
     events = client.get("/audit/events", params={"limit": 500}, headers=auth("auditor")).json()["items"]
     actions = [e["action"] for e in events]
-    assert actions.count("paper.pull.refused") == 1 and actions.count("paper.key_release.refused") == 2
+    assert actions.count("paper.pull.refused") == 2 and actions.count("paper.key_release.refused") == 2
     assert client.get("/audit/verify", headers=auth("auditor")).json()["ok"] is True
 
 

@@ -7,17 +7,18 @@ from datetime import timedelta
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
-from itembank.db import transaction, upgrade
-from itembank.errors import Conflict, RetentionViolation
-from itembank.models import AuditEvent, Item, ItemVersion
+from itembank.db import downgrade, transaction, upgrade
+from itembank.errors import Conflict, NotFound, RetentionViolation
+from itembank.models import AuditEvent, Handover, Item, ItemVersion
 from itembank.models.base import utcnow
 from itembank.records import ItemRecord
-from itembank.services import blueprints, items
+from itembank.services import blueprints, delivery, items
 from itembank.services.actors import Actor
-from tests.conftest import new_engine, small_blueprint_document
+from tests.conftest import add_staff, new_engine, small_blueprint_document
 
 
 def _item(engine: Engine, staff: dict[str, Actor]) -> str:
@@ -68,3 +69,32 @@ def test_alembic_migrations_build_exactly_the_models(backend: str, tmp_path) -> 
     finally:
         dispose()
     assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_handover_migration_keeps_every_handover_and_finds_its_paper(backend: str, tmp_path) -> None:
+    """0002 adds the paper asked for to each handover row; rows written under 0001 get it from their package."""
+    from tests.itembank.test_delivery import RECORDS, make_paper, seal
+
+    engine, dispose = new_engine(backend, tmp_path)
+    try:
+        upgrade(engine)
+        staff = add_staff(engine)
+        with transaction(engine) as session:
+            blueprint = blueprints.import_blueprint(session, staff["manager"], small_blueprint_document())
+            items.create_items(session, staff["writer"], blueprint, list(enumerate(RECORDS)), status="active")
+        paper_id = make_paper(engine)
+        seal(engine, staff["manager"], paper_id)
+        with transaction(engine) as session:
+            delivery.pull_package(session, staff["engine1"], paper_id)
+        with pytest.raises(NotFound), transaction(engine) as session:
+            delivery.pull_package(session, staff["engine1"], paper_id + 1000)
+        downgrade(engine, "0001")
+        with engine.connect() as connection:
+            assert connection.execute(text("select count(*) from handovers")).scalar() == 1, \
+                "0001 cannot hold a refusal without a package; the pull stays"
+        upgrade(engine)
+        with transaction(engine) as session:
+            (row,) = session.exec(select(Handover)).all()
+            assert (row.paper_id, row.action) == (paper_id, "pull")
+    finally:
+        dispose()
