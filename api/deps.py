@@ -34,11 +34,13 @@ class Bank:
     jobs: JobPool
     _sqlite_writer: threading.RLock | None = field(default=None, init=False)
     pulls: GroupCommit[delivery.Pull] = field(init=False)
+    packages: delivery.PackageCache = field(init=False)
 
     def __post_init__(self) -> None:
         if self.engine.dialect.name == "sqlite":
             self._sqlite_writer = threading.RLock()
         self.pulls = GroupCommit(self._record_pulls)
+        self.packages = delivery.PackageCache(self.engine)
 
     def _record_pulls(self, pulls: list[delivery.Pull]) -> list[delivery.DeliveryRefused | None]:
         """Concurrent pulls enter the handover ledger together: one transaction, one head lock."""

@@ -45,7 +45,7 @@ def pull_package(paper_id: IdPath, bank: BankDep, engine: ExamEngine) -> Respons
     """
     with bank.read() as session:
         pull = delivery.check_pull(session, engine, paper_id)
-        body = delivery.package_json(session, pull)
+    body = bank.packages.get(pull.sealed_id)
     bank.pulls.submit(pull)
     return Response(content=body, media_type="application/json")
 

@@ -9,12 +9,14 @@ audit payloads hold hashes.
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import and_, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
@@ -61,8 +63,12 @@ class DeliveryRefused(Forbidden):
 def get_paper(session: Session, paper_id: int) -> Paper:
     paper = session.get(Paper, paper_id)
     if paper is None:
-        raise NotFound(f"no paper {paper_id} in the bank", field="paper_id")
+        raise _missing_paper(paper_id)
     return paper
+
+
+def _missing_paper(paper_id: int) -> NotFound:
+    return NotFound(f"no paper {paper_id} in the bank", field="paper_id")
 
 
 @dataclass(frozen=True)
@@ -324,17 +330,29 @@ def invalidate_sealed(session: Session, paper_id: int) -> int:
 # ---------------------------------------------------------------- handovers
 
 
-def _latest_sealed(session: Session, paper_id: int, *, active_only: bool) -> SealedPaper | None:
+def _latest_sealed(session: Session, paper_id: int) -> SealedPaper | None:
+    """The paper's newest sealed package, active or withdrawn (what a refusal is recorded against)."""
     query = select(SealedPaper).options(defer(SealedPaper.package)).where(SealedPaper.paper_id == paper_id)  # type: ignore[arg-type]
-    if active_only:
-        query = query.where(col(SealedPaper.active).is_(True))
     return session.exec(query.order_by(col(SealedPaper.id).desc())).first()
+
+
+def _paper_and_active_package(session: Session, paper_id: int) -> tuple[Paper, SealedPaper | None]:
+    """The paper and its newest active sealed package, in one query: it runs on every pull."""
+    row = session.exec(
+        select(Paper, SealedPaper)
+        .outerjoin(SealedPaper, and_(col(SealedPaper.paper_id) == Paper.id, col(SealedPaper.active).is_(True)))
+        .options(defer(SealedPaper.package))  # type: ignore[arg-type]
+        .where(Paper.id == paper_id).order_by(col(SealedPaper.id).desc()).limit(1)
+    ).first()
+    if row is None:
+        raise _missing_paper(paper_id)
+    return row[0], row[1]
 
 
 def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, refusal: Exception, reason: str) -> None:
     """Record a refusal in its own committed transaction, so it outlives the caller's rollback."""
     with Session(session.get_bind()) as log:
-        sealed = _latest_sealed(log, paper_id, active_only=False)
+        sealed = _latest_sealed(log, paper_id)
         detail = f"{action}: {reason}: {refusal}"
         log.add(Handover(paper_id=paper_id, sealed_id=sealed.id if sealed else None, client=engine.name,
                          action="refused", detail=detail))
@@ -352,8 +370,7 @@ def _deliverable(session: Session, engine: Actor, paper_id: int, action: str, *,
     """
     try:
         engine.require(Role.EXAM_ENGINE, action=f"{action} sealed papers")
-        paper = get_paper(session, paper_id)
-        sealed = _latest_sealed(session, paper_id, active_only=True)
+        paper, sealed = _paper_and_active_package(session, paper_id)
         if sealed is None or paper.status not in DELIVERABLE:
             raise DeliveryRefused(
                 f"paper {paper.name} has no active sealed package (status {paper.status})",
@@ -419,13 +436,25 @@ def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[DeliveryRefuse
     return outcomes
 
 
-def package_json(session: Session, pull: Pull) -> bytes:
-    """The pulled package as its canonical JSON bytes, byte for byte what the bank signed."""
-    return canonical_json(_package(session, pull.sealed_id))
-
-
 def _package(session: Session, sealed_id: int) -> dict[str, Any]:
     return dict(session.exec(select(SealedPaper.package).where(SealedPaper.id == sealed_id)).one())
+
+
+class PackageCache:
+    """Canonical JSON bytes of sealed packages, by sealed id, byte for byte what the bank signed.
+
+    A sealed row's package never changes (a re-seal is a new row), so under a pull storm each request
+    is spared the read, decode and re-encode of the ciphertext. Whether a pull may have the bytes is
+    decided elsewhere, on every pull (``check_pull``, then ``record_pulls`` under the ledger lock).
+    """
+
+    def __init__(self, engine: Engine, size: int = 32) -> None:
+        self._engine = engine
+        self.get: Callable[[int], bytes] = lru_cache(maxsize=size)(self._read)
+
+    def _read(self, sealed_id: int) -> bytes:
+        with Session(self._engine) as session:
+            return canonical_json(_package(session, sealed_id))
 
 
 def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[str, Any]:
