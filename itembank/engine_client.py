@@ -81,13 +81,15 @@ class EngineClient:
         self._headers = {"Authorization": f"Bearer {token}"}
         self.retries = retries
         self.backoff_seconds = backoff_seconds
-        self._public_key: Ed25519PublicKey | None = None
+        self._public_keys: dict[str, Ed25519PublicKey] = {}
 
-    def _request(self, method: str, path: str, *, json: Any = None, attempts: int = 1) -> Any:
+    def _request(self, method: str, path: str, *, json: Any = None, params: dict[str, str] | None = None,
+                 attempts: int = 1) -> Any:
         """Send, retrying transport failures and gateway errors ``attempts`` times in all."""
         for attempt in range(1, attempts + 1):
             try:
-                response = self._http.request(method, f"{self.base_url}{path}", json=json, headers=self._headers)
+                response = self._http.request(method, f"{self.base_url}{path}", json=json, params=params,
+                                              headers=self._headers)
             except httpx.TransportError as exc:
                 if attempt == attempts:
                     raise EngineUnavailable(
@@ -106,20 +108,21 @@ class EngineClient:
         """Sealed papers this engine may pull, with their windows and content hashes."""
         return list(self._request("GET", "/engine/papers"))
 
-    def public_key(self) -> Ed25519PublicKey:
-        """The bank's signing key, fetched once; its advertised id must match the key itself."""
-        if self._public_key is None:
-            body = self._request("GET", "/engine/public-key")
+    def public_key(self, key_id: str) -> Ed25519PublicKey:
+        """The bank's signing key of that id (a package names its own), fetched once; the key the bank
+        sends must really have that id, so a substituted key cannot pass."""
+        if key_id not in self._public_keys:
+            body = self._request("GET", "/engine/public-key", params={"key_id": key_id})
             key = sealing.load_public_key(body["public_key_pem"])
-            if sealing.key_id_of(key) != body.get("key_id"):
+            if sealing.key_id_of(key) != key_id:
                 raise sealing.TamperedPackage("the bank's public key does not match its key id", field="key_id")
-            self._public_key = key
-        return self._public_key
+            self._public_keys[key_id] = key
+        return self._public_keys[key_id]
 
     def pull(self, paper_id: int) -> sealing.SealedPackage:
         """Download a sealed paper and verify the bank's signature before keeping it."""
         sealed = sealing.SealedPackage.from_dict(self._request("GET", f"/engine/papers/{paper_id}/package"))
-        header = sealing.verify(sealed, self.public_key())
+        header = sealing.verify(sealed, self.public_key(sealed.header.key_id))
         if header.paper_id != str(paper_id):
             raise sealing.TamperedPackage(
                 f"asked for paper {paper_id} but received a package for paper {header.paper_id}",
@@ -138,7 +141,7 @@ class EngineClient:
             raise sealing.TamperedPackage(
                 f"package is for paper {sealed.header.paper_id}, not {paper_id}", field="header.paper_id"
             )
-        return sealing.open_sealed(sealed, self.data_key(paper_id), self.public_key())
+        return sealing.open_sealed(sealed, self.data_key(paper_id), self.public_key(sealed.header.key_id))
 
     def submit(self, paper_id: int, batch_id: str, responses: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """Send a response batch, retrying with the same batch id (the bank stores it once)."""

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from api.deps import BankDep, require
 from api.paging import ROW_ID_MAX, IdPath, PageDep
 from api.schemas.common import Page
-from api.schemas.delivery import HandoverPublic, SealedPaperPublic, SealRequest
+from api.schemas.delivery import HandoverPublic, SealedPaperPublic, SealRequest, SigningKeyPublic
 from itembank.models import Role
 from itembank.services import delivery
 from itembank.services.actors import Actor
@@ -17,6 +17,8 @@ from itembank.services.actors import Actor
 router = APIRouter(tags=["delivery"])
 Manager = Annotated[Actor, Depends(require(Role.BANK_MANAGER))]
 HandoverReader = Annotated[Actor, Depends(require(*delivery.HANDOVER_READERS))]
+KeyReader = Annotated[Actor, Depends(require(Role.ADMIN, Role.AUDITOR))]
+Admin = Annotated[Actor, Depends(require(Role.ADMIN))]
 
 
 @router.post("/papers/{paper_id}/seal", status_code=201)
@@ -36,3 +38,17 @@ def list_handovers(bank: BankDep, actor: HandoverReader, page: PageDep,
         rows = delivery.handovers(session, actor, paper_id)
     shown = rows[page.offset:page.offset + page.limit]
     return Page(items=[HandoverPublic.model_validate(h) for h in shown], total=len(rows), limit=page.limit, offset=page.offset)
+
+
+@router.get("/signing-keys")
+def list_signing_keys(bank: BankDep, actor: KeyReader) -> list[SigningKeyPublic]:
+    """Every signing key the bank has had (public halves), oldest first; one is active."""
+    with bank.transaction() as session:
+        return [SigningKeyPublic.model_validate(k) for k in delivery.signing_keys(session, actor)]
+
+
+@router.post("/signing-keys/rotate", status_code=201)
+def rotate_signing_key(bank: BankDep, actor: Admin) -> SigningKeyPublic:
+    """Retire the active signing key and make a new one; packages already sealed still verify."""
+    with bank.transaction() as session:
+        return SigningKeyPublic.model_validate(delivery.rotate_signing_key(session, actor))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Query, Response
 
 from api.deps import BankDep, require
 from api.paging import IdPath
@@ -51,10 +51,12 @@ def pull_package(paper_id: IdPath, bank: BankDep, engine: ExamEngine) -> Respons
 
 
 @router.get("/public-key")
-def public_key(bank: BankDep, _engine: ExamEngine) -> PublicKey:
-    """The bank's Ed25519 public key (PEM) that signs every package."""
+def public_key(bank: BankDep, _engine: ExamEngine,
+               key_id: Annotated[str | None, Query(max_length=64, description="the key a package names "
+                                                   "(`header.key_id`); default the active key")] = None) -> PublicKey:
+    """The bank's Ed25519 public key (PEM): the active one, or a retired one that signed older packages."""
     with bank.transaction() as session:
-        return PublicKey.model_validate(delivery.public_key_info(session))
+        return PublicKey.model_validate(delivery.public_key_info(session, key_id))
 
 
 @router.post("/papers/{paper_id}/key")

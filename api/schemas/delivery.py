@@ -83,6 +83,16 @@ class SealedPackagePublic(BaseModel):
 class PublicKey(BaseModel):
     key_id: str
     public_key_pem: str
+    active: bool = Field(description="false for a retired key: still good for verifying what it signed, never signs again")
+
+
+class SigningKeyPublic(Public):
+    """One of the bank's signing keys (the public half only)."""
+
+    key_id: str
+    public_key: str
+    active: bool
+    created_at: UtcDatetime
 
 
 class DataKey(BaseModel):

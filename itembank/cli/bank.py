@@ -16,7 +16,7 @@ from itembank.blueprint import load_document
 from itembank.cli.app import app, console, context
 from itembank.errors import IntegrityFailure
 from itembank.models import Role, User
-from itembank.services import blueprints, health, items, transfer, users, workflow
+from itembank.services import blueprints, delivery, health, items, transfer, users, workflow
 from itembank.services.actors import SYSTEM
 
 blueprint_app = typer.Typer(help="Assessment-element detail tables (认定要素细目表).", no_args_is_help=True)
@@ -24,11 +24,14 @@ items_app = typer.Typer(help="Items: import, export, show.", no_args_is_help=Tru
 users_app = typer.Typer(help="Users and exam-engine clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 bank_app = typer.Typer(help="Bank-wide reports.", no_args_is_help=True)
+keys_app = typer.Typer(help="The bank's Ed25519 signing keys (sealed packages name the key that signed them).",
+                       no_args_is_help=True)
 app.add_typer(blueprint_app, name="blueprint")
 app.add_typer(items_app, name="items")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(bank_app, name="bank")
+app.add_typer(keys_app, name="keys")
 
 Level = Annotated[int, typer.Option("--level", min=1, max=5, help="skill level: 4 四级 … 1 一级")]
 Occupation = Annotated[str, typer.Option("--occupation", help="occupation code")]
@@ -53,6 +56,27 @@ def users_add(ctx: typer.Context, name: str, role: Annotated[str, typer.Option("
     with c.session() as session:
         user, token = users.add_user(session, c.actor(session), name, role)
     console.print(f"user [bold]{user.name}[/] ({user.role}) token, shown once: {token}")
+
+
+@keys_app.command("rotate")
+def keys_rotate(ctx: typer.Context) -> None:
+    """Retire the active signing key and make a new one (admin); packages already sealed still verify."""
+    c = context(ctx)
+    with c.session() as session:
+        key = delivery.rotate_signing_key(session, c.actor(session))
+    console.print(f"new signing key {key.key_id} is active; earlier keys are retired (verify only)")
+
+
+@keys_app.command("list")
+def keys_list(ctx: typer.Context) -> None:
+    """Every signing key the bank has had, oldest first."""
+    c = context(ctx)
+    with c.session() as session:
+        keys = delivery.signing_keys(session, c.actor(session))
+    table = Table("key id", "state", "created")
+    for key in keys:
+        table.add_row(key.key_id, "active" if key.active else "retired", f"{key.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
 
 
 @blueprint_app.command("import")

@@ -25,7 +25,6 @@ from itembank.config import get_settings
 from itembank.errors import Conflict, Forbidden, NotFound, ValidationError
 from itembank.hashing import canonical_json
 from itembank.models import (
-    AuditHead,
     Blueprint,
     Handover,
     Item,
@@ -137,10 +136,28 @@ def signing_key(session: Session) -> SigningKey:
     key = _active_key(session)
     if key is not None:
         return key
-    session.exec(select(AuditHead).where(AuditHead.id == 1).with_for_update()).first()
-    key = _active_key(session)
-    if key is not None:
-        return key
+    audit.lock_head(session)
+    return _active_key(session) or _new_signing_key(session, "system", "signing_key.create")
+
+
+def rotate_signing_key(session: Session, actor: Actor) -> SigningKey:
+    """Retire the active signing key and make a new one (admin, e.g. yearly or when staff change).
+
+    Retired keys stay in the bank, never usable for signing again, so engines can still verify
+    packages sealed before the rotation (each package names its key). A key that may have leaked
+    is a different matter: rotate, then re-seal the papers in use (a damage incident does that).
+    """
+    actor.require(Role.ADMIN, action="rotate the bank's signing key")
+    audit.lock_head(session)
+    retiring = _active_key(session)
+    if retiring is not None:
+        retiring.active = False
+        session.add(retiring)
+        session.flush()
+    return _new_signing_key(session, actor.name, "signing_key.rotate", retired=retiring.key_id if retiring else None)
+
+
+def _new_signing_key(session: Session, actor: str, action: str, retired: str | None = None) -> SigningKey:
     fresh = sealing.SigningKey.generate()
     key = SigningKey(
         key_id=fresh.key_id,
@@ -149,8 +166,14 @@ def signing_key(session: Session) -> SigningKey:
     )
     session.add(key)
     session.flush()
-    audit.record(session, "system", "signing_key.create", "signing_key", key.key_id, {"key_id": key.key_id})
+    audit.record(session, actor, action, "signing_key", key.key_id, {"key_id": key.key_id, "retired": retired})
     return key
+
+
+def signing_keys(session: Session, actor: Actor) -> list[SigningKey]:
+    """Every signing key the bank has had, oldest first (public halves only are shown)."""
+    actor.require(Role.ADMIN, Role.AUDITOR, action="list signing keys")
+    return list(session.exec(select(SigningKey).order_by(col(SigningKey.id))).all())
 
 
 def _active_key(session: Session) -> SigningKey | None:
@@ -160,14 +183,20 @@ def _active_key(session: Session) -> SigningKey | None:
 
 
 def public_key_pem(session: Session) -> str:
-    """What engines verify packages with; the same for every paper the bank seals."""
+    """What engines verify newly sealed packages with."""
     return signing_key(session).public_key
 
 
-def public_key_info(session: Session) -> dict[str, str]:
-    """The body of ``GET /engine/public-key``."""
-    key = signing_key(session)
-    return {"key_id": key.key_id, "public_key_pem": key.public_key}
+def public_key_info(session: Session, key_id: str | None = None) -> dict[str, str | bool]:
+    """The body of ``GET /engine/public-key``: the active key, or the one a package names."""
+    if key_id is None:
+        key = signing_key(session)
+    else:
+        found = session.exec(select(SigningKey).where(SigningKey.key_id == key_id)).first()
+        if found is None:
+            raise NotFound(f"the bank has no signing key {key_id}", field="key_id")
+        key = found
+    return {"key_id": key.key_id, "public_key_pem": key.public_key, "active": key.active}
 
 
 def _bank_signer(session: Session) -> sealing.SigningKey:

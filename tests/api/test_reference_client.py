@@ -46,3 +46,27 @@ def test_refusals_arrive_as_the_banks_own_errors(engine: Engine, client: TestCli
     assert refused.value.reason == "too_early"
     with pytest.raises(Forbidden):
         engine_client(client, tokens["writer"]).pull(sealed_paper)
+
+
+def test_packages_sealed_before_a_key_rotation_still_verify_and_open(engine: Engine, client: TestClient, auth: Auth,
+                                                                    tokens: dict[str, str], sealed_paper: int) -> None:
+    before = client.get("/engine/public-key", headers=auth("engine1")).json()
+    rotated = client.post("/signing-keys/rotate", headers=auth("admin"))
+    assert rotated.status_code == 201 and rotated.json()["key_id"] != before["key_id"]
+    later = make_paper(engine, name="P-after-rotation")
+    assert client.post(f"/papers/{later}/seal", json={**seal_window(), "engines": ["engine1"]},
+                       headers=auth("manager")).status_code == 201
+
+    engine = engine_client(client, tokens["engine1"])
+    old, new = engine.pull(sealed_paper), engine.pull(later)
+    assert (old.header.key_id, new.header.key_id) == (before["key_id"], rotated.json()["key_id"])
+    assert engine.open(sealed_paper, old)["sections"] and engine.open(later, new)["sections"]
+
+    keys = client.get("/signing-keys", headers=auth("auditor")).json()
+    assert [(k["key_id"], k["active"]) for k in keys] == [(before["key_id"], False), (rotated.json()["key_id"], True)]
+    retired = client.get("/engine/public-key", params={"key_id": before["key_id"]}, headers=auth("engine1")).json()
+    assert retired["active"] is False and retired["public_key_pem"] == before["public_key_pem"]
+    unknown = client.get("/engine/public-key", params={"key_id": "0" * 16}, headers=auth("engine1"))
+    assert unknown.status_code == 404 and unknown.json()["field"] == "key_id"
+    actions = [e["action"] for e in client.get("/audit/events", params={"limit": 500}, headers=auth("auditor")).json()["items"]]
+    assert actions.count("signing_key.rotate") == 1

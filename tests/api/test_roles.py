@@ -57,6 +57,8 @@ MATRIX: list[tuple[str, str, str, frozenset[Role]]] = [
     ("GET", "/incidents", "/incidents", frozenset({R.BANK_MANAGER, R.AUDITOR})),
     ("POST", "/papers/{paper_id}/seal", "/papers/999999/seal", frozenset({R.BANK_MANAGER})),
     ("GET", "/handovers", "/handovers", frozenset({R.AUDITOR, R.BANK_MANAGER})),
+    ("GET", "/signing-keys", "/signing-keys", frozenset({R.ADMIN, R.AUDITOR})),
+    ("POST", "/signing-keys/rotate", "/signing-keys/rotate", frozenset({R.ADMIN})),
     ("POST", "/papers/{paper_id}/grades", "/papers/999999/grades", SCORERS),
     ("GET", "/papers/{paper_id}/results", "/papers/999999/results", SCORERS | {R.AUDITOR}),
     ("POST", "/papers/{paper_id}/rescore", "/papers/999999/rescore", SCORERS),

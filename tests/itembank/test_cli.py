@@ -41,3 +41,14 @@ def test_cli_session(tmp_path: Path) -> None:
     missing = run(tmp_path, "--actor", "lin", "items", "import", "nope.xlsx", "--level", "3")
     assert missing.returncode == 2 and "does not exist" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_signing_keys_rotate_only_for_admins_and_are_listed(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    run(tmp_path, "users", "add", "lin", "--role", "bank_manager")
+    refused = run(tmp_path, "--actor", "lin", "keys", "rotate")
+    assert refused.returncode == 4 and "needs the role admin" in refused.stderr
+    first, second = run(tmp_path, "keys", "rotate"), run(tmp_path, "keys", "rotate")
+    assert first.returncode == second.returncode == 0 and first.stdout != second.stdout
+    listed = run(tmp_path, "keys", "list").stdout
+    assert listed.count("retired") == 1 and listed.count("active") == 1
