@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from itembank.cli.app import app
-from itembank.demo import DemoOptions, run_demo
 
 FAST = {"n_items": 800, "n_candidates": 1500, "pilot_responses_per_item": 200}
 
@@ -21,6 +20,9 @@ def demo(
     fast: Annotated[bool, typer.Option(help="a small run (800 items, 1500 candidates) for a quick look")] = False,
 ) -> None:
     """Run the demo: bank, review, pilot calibration, assembly, sealed delivery, scoring, calibration, leak drill, ledger."""
+    # Imported here, not at the top: plotting and the API server would slow every other command's start.
+    from itembank.demo import DemoOptions, run_demo
+
     sizes: dict[str, int] = dict(FAST) if fast else {}
     if items is not None:
         sizes["n_items"] = items
