@@ -1,6 +1,6 @@
 """Load test: many exam engines pulling one sealed paper at once, over loopback only.
 
-    python benchmarks/load_engine_pull.py [--db URL] [--clients 200] [--pulls 5] [--interval 0 ...] [--workers 1]
+    python -m benchmarks.load_engine_pull [--db URL] [--clients 200] [--pulls 5] [--interval 0 ...] [--workers 1]
 
 Seeds a bank (the sample bank's items, reviewed to active, one paper sealed for every client),
 starts ``itembank serve`` on 127.0.0.1 at a free port, lets ``--clients`` concurrent engines
@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -84,7 +85,7 @@ def approved_paper(session: Session, n_items: int) -> int:
 def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
     server = subprocess.Popen([ITEMBANK, "--db", url, "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", str(workers), "--log-level", "warning"],
-                              env={**os.environ, "ITEMBANK_DATABASE_URL": url})
+                              env={**os.environ, "ITEMBANK_DATABASE_URL": url}, start_new_session=True)
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -93,9 +94,21 @@ def start_server(url: str, port: int, workers: int) -> subprocess.Popen[bytes]:
         except httpx.TransportError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
-            server.kill()
+            stop_server(server)
             raise SystemExit("the API server did not start")
         time.sleep(0.2)
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    """Stop the server and its worker processes (its own session, so the whole group goes)."""
+    try:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+    except ProcessLookupError:
+        pass
 
 
 async def engine_client(base: str, token: str, paper_id: int, schedule: list[float], start: asyncio.Barrier,
@@ -186,8 +199,7 @@ def measure(db: str | None, clients: int, pulls: int, items: int, intervals: lis
                                           np.random.default_rng(7), process))
                      for interval in intervals]
         finally:
-            server.terminate()
-            server.wait(timeout=30)
+            stop_server(server)
     header = {"backend": url.split(":", 1)[0], "workers": workers, "items_on_paper": items, "seed_s": round(seeded, 1)}
     return [header | load for load in loads]
 
