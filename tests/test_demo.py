@@ -14,7 +14,7 @@ from itembank.demo import DemoOptions, DemoRun, run_demo
 from itembank.demo.report import pass_rate_table
 from itembank.models import Incident, Item, Paper
 
-SMALL = {"n_items": 800, "n_candidates": 800, "pilot_responses_per_item": 150}
+SMALL = {"n_items": 800, "n_candidates": 800, "pilot_responses_per_item": 300, "pretest_per_paper": 10}
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +42,18 @@ def test_report_sections_and_numbers_match_the_bank(demo_runs: tuple[DemoRun, De
     _, run, _ = demo_runs
     page = Path(run.options.report).read_text(encoding="utf-8")
     for section in ("Timings", "Bank health", "Blueprint coverage", "Test information", "parameter recovery",
-                    "Delivery and results", "Operational calibration", "leak drill", "Audit ledger"):
+                    "Delivery and results", "Operational calibration", "Pretest items on the bank scale", "leak drill",
+                    "Audit ledger"):
         assert section in page, section
-    assert page.count("data:image/png;base64,") == 4
+    assert page.count("data:image/png;base64,") == 5
+    assert f"RMSE b {run.facts['operational']['pretest_rmse_b']:.3f}" in page
     assert "<script" not in page and "http://" not in page.replace("http://127.0.0.1", "")
     table = pass_rate_table(run)
     for row in table.itertuples():
         results = run.results[row.paper]
         assert row.candidates == len(results) == SMALL["n_candidates"] // 4
         assert f"{100 * results['passed'].mean():.1f}" in page
+        assert (results["max"] == 100).all()  # the pretest block answered beside the paper adds nothing
     with transaction(run.engine) as session:
         leaked = session.exec(select(Paper).where(Paper.name == run.facts["incident"]["paper"])).one()
         assert leaked.status == "invalidated"
@@ -66,13 +69,26 @@ def test_demo_outcomes_are_plausible(demo_runs: tuple[DemoRun, DemoRun, list[str
     pilot = run.facts["pilot"]
     assert pilot["min_per_item"] >= SMALL["pilot_responses_per_item"]
     recovery = run.pilot_recovery
-    two_pl = recovery[recovery["true_model"] == "2PL"]
-    # 2PL-generated items with ≥150 responses each: the typical b error is small and both parameters track the
-    # truth (RMSE alone is dominated by a few low-a items whose b is barely identified).
-    assert (two_pl["b_est"] - two_pl["b_true"]).abs().median() < 0.3
-    assert two_pl["b_est"].corr(two_pl["b_true"]) > 0.85
-    assert two_pl["a_est"].corr(two_pl["a_true"]) > 0.6
-    groups = run.facts["operational"]["groups"]
+    assert set(recovery["model"]) == {"2PL", "3PL"}
+    assert (recovery["model"] == recovery["true_model"]).all()  # single choice fitted by the 3PL that generated it
+    # ≥300 responses per item: the typical b error is small and both parameters track the truth (RMSE alone is
+    # dominated by a few items whose b is barely identified, e.g. a hard single-choice item that looks like guessing).
+    for model, part in recovery.groupby("model"):
+        assert (part["b_est"] - part["b_true"]).abs().median() < 0.3, model
+        assert part["b_est"].corr(part["b_true"], method="spearman") > 0.85, model
+        assert part["a_est"].corr(part["a_true"]) > 0.6, model
+    three_pl = recovery[recovery["model"] == "3PL"]
+    assert ((three_pl["c_est"] - three_pl["c_true"]) ** 2).mean() ** 0.5 < 0.08  # true c ~ Beta(16, 64), sd 0.045
+    operational = run.facts["operational"]
+    groups = operational["groups"]
     assert groups and all(abs(g["mean"] - g["true_mean"]) < 0.15 for g in groups)
+    # Pretest items: never in the pilot, estimated only by the FIPC run from ~200 candidates each.
+    pretest = run.pretest_recovery
+    assert len(pretest) == operational["pretest_items"] == 4 * SMALL["pretest_per_paper"] == operational["estimated_items"]
+    assert set(pretest["item_id"]).isdisjoint(recovery["item_id"])
+    assert operational["min_per_pretest_item"] == SMALL["n_candidates"] // 4
+    assert operational["pretest_rmse_b"] < 0.6 and operational["pretest_corr_b"] > 0.9
+    pass_rate = run.facts["sitting"]["pass_rate"]
+    assert 0.5 < pass_rate < 0.85  # prepared candidates (mean ability 0.5 above the pilot's) against a 60-point cut
     assert all(re.fullmatch(r"\[\d/9\] .*", line) for line in
                (f"[{t.number}/9] {t.title}" for t in run.timings))

@@ -1,5 +1,8 @@
 """Demo steps 1–4 inside the bank: sample bank, review to active, pilot calibration, paper assembly.
 
+A few accepted items are held back from activation and from the pilot: they are the new items that
+later ride along the live papers as an unscored pretest block.
+
 Each step is one function over the shared :class:`DemoRun`; it returns the one progress line the demo prints
 and leaves the figures the report needs in ``run.facts``.
 """
@@ -13,8 +16,8 @@ from sqlmodel import col, select
 
 from itembank.db import transaction
 from itembank.demo.candidates import simulate_pilot
-from itembank.demo.state import DemoRun, recovery
-from itembank.models import Item, ItemVersion, Role, TrueParameter
+from itembank.demo.state import CALIBRATION_CONFIG, CALIBRATION_MODELS, DemoRun, recovery
+from itembank.models import EnemyMember, Item, ItemVersion, Role, TrueParameter
 from itembank.services import calibration as calibration_service
 from itembank.services import papers as paper_service
 from itembank.services import sample
@@ -39,17 +42,31 @@ def load_bank(run: DemoRun) -> str:
     return f"{len(run.item_ids):,} draft items for blueprint {blueprint.occupation} v{blueprint.version} (seed {options.seed})"
 
 
+def choose_pretest_items(run: DemoRun, count: int, rng: np.random.Generator) -> list[str]:
+    """New items for the pretest blocks: dichotomous, outside item sets and enemy groups (a block is no paper,
+    so it could not keep a set together or enemies apart)."""
+    with transaction(run.engine) as session:
+        tied = set(session.exec(select(Item.external_id).join(EnemyMember, col(EnemyMember.item_id) == Item.id)).all())
+        tied |= set(session.exec(select(Item.external_id).where(col(Item.set_id).is_not(None))).all())
+    free = run.truth.loc[~run.truth["item_id"].isin(tied), "item_id"].to_numpy()
+    return sorted(rng.choice(free, min(count, len(free)), replace=False).tolist())
+
+
 def review_bank(run: DemoRun) -> str:
-    """Step 2: proofread, review, a five-member panel signs, the manager activates."""
+    """Step 2: proofread, review, a five-member panel signs, the manager activates all but the pretest items."""
     with transaction(run.engine) as session:
         run.crew = sample.ensure_crew(session, run.admin, PANEL_SIZE)
         add_user(session, run.admin, "demo-psychometrician", Role.PSYCHOMETRICIAN)
         _, run.engine_token = add_user(session, run.admin, run.engine_name, Role.EXAM_ENGINE)
-    sample.scripted_review(run.engine, run.crew, run.item_ids)
+    run.truth = true_parameters(run)
+    n_pretest = run.options.pretest_per_paper * paper_service.load_spec_document(run.options.spec_path)["forms"]["main"]
+    run.pretest_ids = choose_pretest_items(run, n_pretest, np.random.default_rng(run.options.seed + 2))
+    sample.scripted_review(run.engine, run.crew, run.item_ids, hold_back=run.pretest_ids)
     with transaction(run.engine) as session:
         statuses = pd.Series(session.exec(select(Item.status)).all()).value_counts()
     run.facts["statuses_after_review"] = {str(k): int(v) for k, v in statuses.items()}
-    return f"{int(statuses.get('active', 0)):,} items active after proofreading, review and a {PANEL_SIZE}-member panel"
+    return (f"{int(statuses.get('active', 0)):,} items active after proofreading, review and a {PANEL_SIZE}-member panel; "
+            f"{int(statuses.get('accepted', 0)):,} accepted items held back for pretesting")
 
 
 def true_parameters(run: DemoRun) -> pd.DataFrame:
@@ -66,25 +83,29 @@ def true_parameters(run: DemoRun) -> pd.DataFrame:
 
 
 def pilot_calibration(run: DemoRun) -> str:
-    """Step 3: a pilot administration in random booklets, calibrated (2PL) and approved as operational."""
-    run.truth = true_parameters(run)
+    """Step 3: a pilot administration of the active items in random booklets, calibrated with a model per item
+    type (3PL single choice, 2PL otherwise) and approved as operational."""
     rng = np.random.default_rng(run.options.seed)
-    pilot = simulate_pilot(run.truth, run.options.pilot_responses_per_item, rng)
+    active = run.truth.loc[~run.truth["item_id"].isin(run.pretest_ids)].reset_index(drop=True)
+    pilot = simulate_pilot(active, run.options.pilot_responses_per_item, rng)
     psychometrician = Actor("demo-psychometrician", Role.PSYCHOMETRICIAN)
     with transaction(run.engine) as session:
-        calibration_service.run_calibration(session, psychometrician, "pilot", pilot.responses, model="2PL")
+        calibration_service.run_calibration(session, psychometrician, "pilot", pilot.responses,
+                                            model=CALIBRATION_MODELS, config=CALIBRATION_CONFIG)
         calibration_service.approve_run(session, psychometrician, "pilot")
         estimates = calibration_service.run_parameters(session, "pilot")
         summary = calibration_service.get_run(session, "pilot").summary
-    fit = recovery(run.truth, estimates)
+    fit = recovery(active, estimates)
     run.facts["pilot"] = {"candidates": int(pilot.theta.size), "booklets": pilot.booklets,
                           "responses": len(pilot.responses), "items": int(pilot.responses["item_id"].nunique()),
                           "min_per_item": int(pilot.responses_per_item.min()),
-                          "converged": bool(summary.get("converged")), "n_iter": summary.get("n_iter"), **fit.summary()}
+                          "converged": bool(summary.get("converged")), "n_iter": summary.get("n_iter"),
+                          "models": summary.get("models"), "c_prior": (summary.get("config") or {}).get("c_prior"),
+                          **fit.summary()}
     run.pilot_recovery = fit.table
-    two_pl = recovery(run.truth[run.truth["c"].isna()], estimates)
     return (f"{pilot.theta.size:,} pilot candidates, {len(pilot.responses):,} responses (≥{run.facts['pilot']['min_per_item']} "
-            f"per item); 2PL-generated items: RMSE a {two_pl.rmse_a:.3f}, b {two_pl.rmse_b:.3f}; run approved")
+            f"per item); {fit.rmse_line()}; run approved")
+
 
 
 def assemble_papers(run: DemoRun) -> str:

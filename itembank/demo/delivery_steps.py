@@ -1,5 +1,5 @@
-"""Demo steps 5–9: seal and deliver over HTTP, candidates sit the papers, operational calibration,
-a leak drill and the ledger check."""
+"""Demo steps 5–9: seal and deliver over HTTP, candidates sit the papers (and their unscored pretest blocks),
+operational calibration, a leak drill and the ledger check."""
 
 from __future__ import annotations
 
@@ -13,7 +13,13 @@ import pandas as pd
 from itembank import audit
 from itembank.db import transaction
 from itembank.demo.candidates import simulate_sitting
-from itembank.demo.state import DemoRun, short_paper_name
+from itembank.demo.state import (
+    CALIBRATION_CONFIG,
+    CALIBRATION_MODELS,
+    DemoRun,
+    recovery,
+    short_paper_name,
+)
 from itembank.engine_client import EngineClient
 from itembank.models import Role
 from itembank.models.base import utcnow
@@ -21,7 +27,7 @@ from itembank.services import calibration as calibration_service
 from itembank.services import incidents, responses
 from itembank.services import papers as paper_service
 from itembank.services.actors import Actor
-from itembank.services.delivery import paper_entries, seal_paper
+from itembank.services.delivery import seal_paper
 
 WINDOW_OPENS_AFTER = timedelta(seconds=3)
 WINDOW_LENGTH = timedelta(hours=3)
@@ -35,12 +41,17 @@ def opened_item_ids(opened: dict[str, Any]) -> list[str]:
 
 
 def seal_and_deliver(run: DemoRun, client: EngineClient) -> str:
-    """Step 5: approve every paper, seal the main ones for the engine, which pulls, waits for the window, opens."""
+    """Step 5: approve every paper, give each main paper its pretest block, seal the main ones for the engine,
+    which pulls, waits for the window, opens."""
     manager = run.manager
     not_before = utcnow() + WINDOW_OPENS_AFTER
+    blocks = np.array_split(np.array(run.pretest_ids, dtype=object), len(run.main_papers()))
     with transaction(run.engine) as session:
         for paper in run.papers:
             paper_service.approve_paper(session, manager, paper["id"])
+        for paper, block in zip(run.main_papers(), blocks, strict=True):
+            if len(block):
+                responses.attach_pretest_items(session, manager, paper["id"], block.tolist())
         for paper in run.main_papers():
             seal_paper(session, manager, paper["id"], not_before=not_before, not_after=not_before + WINDOW_LENGTH,
                        engines=[run.engine_name])
@@ -51,24 +62,27 @@ def seal_and_deliver(run: DemoRun, client: EngineClient) -> str:
     run.facts["delivery"] = {"offered": len(offered), "pulled": len(sealed), "opened": len(run.opened),
                              "not_before": not_before.isoformat(timespec="seconds"),
                              "items_opened": {run.paper_name(i): len(opened_item_ids(p)) for i, p in run.opened.items()}}
-    return (f"approved {len(run.papers)}, sealed {len(sealed)} main papers; engine pulled and verified {len(sealed)}, "
+    return (f"approved {len(run.papers)}, gave {len(run.main_papers())} main papers a pretest block of "
+            f"{'/'.join(str(len(b)) for b in blocks)} items, sealed {len(sealed)}; engine pulled and verified {len(sealed)}, "
             f"opened {len(run.opened)} after the window opened")
 
 
 def sit_papers(run: DemoRun, client: EngineClient) -> str:
-    """Step 6: candidates answer the opened papers (the simulator knows the keys), the engine submits, the bank scores."""
+    """Step 6: candidates answer the opened papers and their pretest blocks (the simulator knows the keys), the
+    engine submits, the bank scores; pretest items never count toward a result."""
     rng = np.random.default_rng(run.options.seed + 1)
     truth = run.truth.set_index("item_id")
     per_paper = run.options.n_candidates // len(run.opened)
     rates = []
     for paper_id, opened in run.opened.items():
         with transaction(run.engine) as session:
-            keys = pd.DataFrame([{"item_id": e.item.external_id, "type": str(e.version.type), "key": e.version.key,
-                                  "options": "".join(sorted(e.version.options or {}))}
-                                 for e in paper_entries(session, paper_id)]).set_index("item_id")
-        order = opened_item_ids(opened)
+            answerable = responses.answerable_items(session, paper_service.get_paper(session, paper_id))
+            keys = pd.DataFrame([{"item_id": ext, "type": str(a.version.type), "key": a.version.key,
+                                  "options": "".join(sorted(a.version.options or {}))}
+                                 for ext, a in answerable.items()]).set_index("item_id")
+        order = opened_item_ids(opened) + [ext for ext, a in answerable.items() if a.pretest]
         items = keys.loc[order].join(truth[["a", "b", "c"]]).reset_index()
-        theta = rng.normal(0.0, 1.0, per_paper)
+        theta = rng.normal(run.options.candidate_mean, 1.0, per_paper)
         run.sitting_theta[run.paper_name(paper_id)] = theta
         for start in range(0, per_paper, CANDIDATES_PER_BATCH):
             people = [f"p{paper_id}-{i:05d}" for i in range(start, min(start + CANDIDATES_PER_BATCH, per_paper))]
@@ -78,29 +92,42 @@ def sit_papers(run: DemoRun, client: EngineClient) -> str:
             results = responses.paper_results(session, run.manager, paper_id)
         run.results[run.paper_name(paper_id)] = results
         rates.append(f"{short_paper_name(run.paper_name(paper_id))} {100 * results['passed'].mean():.1f} %")
-    run.facts["sitting"] = {"candidates": per_paper * len(run.opened), "per_paper": per_paper}
-    return f"{per_paper * len(run.opened):,} candidates sat {len(run.opened)} papers; pass rate (≥60/100): {', '.join(rates)}"
+    passed = pd.concat(run.results.values())["passed"]
+    run.facts["sitting"] = {"candidates": per_paper * len(run.opened), "per_paper": per_paper,
+                            "ability_mean": run.options.candidate_mean, "pass_rate": float(passed.mean())}
+    return (f"{per_paper * len(run.opened):,} candidates (true ability mean {run.options.candidate_mean:+.2f} on the pilot "
+            f"scale) sat {len(run.opened)} papers; pass rate (≥60/100): {', '.join(rates)}; overall {100 * passed.mean():.1f} %")
 
 
 def operational_calibration(run: DemoRun) -> str:
-    """Step 7: CTT and 2PL on the operational log, pilot items held fixed (FIPC); group means against the truth."""
+    """Step 7: CTT and IRT on the operational log with the papers' items held at their pilot values (FIPC), so the
+    pretest items are estimated on the bank scale; recovery and group means against the truth."""
     ids = list(run.opened)
     with transaction(run.engine) as session:
         log = responses.response_log(session, PSYCHOMETRICIAN, ids)
-        calibration_service.run_calibration(session, PSYCHOMETRICIAN, "operational", log, model="2PL",
-                                            fix_operational=True)
+        calibration_service.run_calibration(session, PSYCHOMETRICIAN, "operational", log, model=CALIBRATION_MODELS,
+                                            fix_operational=True, config=CALIBRATION_CONFIG)
         calibration_service.approve_run(session, PSYCHOMETRICIAN, "operational")
         summary = calibration_service.get_run(session, "operational").summary
+        estimates = calibration_service.run_parameters(session, "operational")
+    pretest = recovery(run.truth.loc[run.truth["item_id"].isin(run.pretest_ids)], estimates)
+    run.pretest_recovery = pretest.table
     groups = pd.DataFrame(summary.get("groups") or [])
     true_means = {name: float(theta.mean()) for name, theta in run.sitting_theta.items()}
     if not groups.empty:
         groups = groups.assign(true_mean=groups["group"].map(true_means))
+    per_pretest_item = log.loc[log["item_id"].isin(run.pretest_ids)].groupby("item_id").size()
     run.facts["operational"] = {"responses": len(log), "fixed_items": summary.get("fixed_items"),
                                 "converged": summary.get("converged"), "n_iter": summary.get("n_iter"),
-                                "groups": groups.to_dict("records")}
+                                "groups": groups.to_dict("records"),
+                                "estimated_items": int((~estimates["fixed"].astype(bool)).sum()),
+                                "pretest_items": len(pretest.table), "pretest_responses": int(per_pretest_item.sum()),
+                                "min_per_pretest_item": int(per_pretest_item.min()) if len(per_pretest_item) else 0,
+                                **{f"pretest_{k}": v for k, v in pretest.summary().items()}}
     worst = float((groups["mean"] - groups["true_mean"]).abs().max()) if "mean" in groups else float("nan")
-    return (f"{len(log):,} responses, {summary.get('fixed_items')} items held at pilot values; "
-            f"group means within {worst:.3f} of the candidates' true mean ability; run approved")
+    return (f"{len(log):,} responses, {summary.get('fixed_items')} items held at pilot values; {len(pretest.table)} pretest "
+            f"items estimated on the bank scale: {pretest.rmse_line()}; group means within {worst:.3f} of the "
+            "candidates' true mean ability; run approved")
 
 
 def leak_drill(run: DemoRun) -> str:

@@ -57,21 +57,26 @@ def coverage_bars(coverage: pd.DataFrame, papers: list[str]) -> str:
     return data_uri(figure)
 
 
-def recovery_scatter(table: pd.DataFrame) -> str:
-    """True against estimated a and b, coloured by the generating model (2PL fits of 3PL items bend b)."""
-    figure, axes = plt.subplots(1, 2, figsize=(11, 4.4))
-    for axis, parameter in zip(axes, ("a", "b"), strict=True):
-        for model, group in table.groupby("true_model"):
-            axis.scatter(group[f"{parameter}_true"], group[f"{parameter}_est"], s=6, alpha=0.5,
-                         color=MODEL_COLOURS.get(str(model)), label=f"true {model}")
-        low, high = float(table[f"{parameter}_true"].min()), float(table[f"{parameter}_true"].max())
+def recovery_scatter(table: pd.DataFrame, run_label: str) -> str:
+    """True against estimated a, b and c, coloured by the fitted model; c only where the 3PL estimates it."""
+    figure, axes = plt.subplots(1, 3, figsize=(12, 4))
+    for axis, parameter in zip(axes, ("a", "b", "c"), strict=True):
+        shown = table[table["model"] == "3PL"] if parameter == "c" else table
+        for model, group in shown.groupby("model"):
+            axis.scatter(group[f"{parameter}_true"], group[f"{parameter}_est"], s=8, alpha=0.5,
+                         color=MODEL_COLOURS.get(str(model)), label=f"fitted {model}")
+        if shown.empty:
+            axis.set_axis_off()
+            continue
+        low, high = float(shown[f"{parameter}_true"].min()), float(shown[f"{parameter}_true"].max())
         pad = 0.5 * (high - low)
         axis.plot([low, high], [low, high], color="black", lw=0.8)
-        outside = int((~table[f"{parameter}_est"].between(low - pad, high + pad)).sum())
+        outside = int((~shown[f"{parameter}_est"].between(low - pad, high + pad)).sum())
         axis.set(xlim=(low - 0.1 * pad, high + 0.1 * pad), ylim=(low - pad, high + pad),
-                 title=f"{parameter}: true vs pilot 2PL estimate ({outside} off the chart)",
+                 title=f"{parameter} ({outside} off the chart)",
                  xlabel=f"true {parameter}", ylabel=f"estimated {parameter}")
         axis.legend(fontsize=8)
+    figure.suptitle(f"True against {run_label} estimates (line: perfect recovery)")
     return data_uri(figure)
 
 

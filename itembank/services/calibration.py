@@ -3,10 +3,13 @@ psychometrician approves the run. History is never overwritten: approval superse
 
 Operational items are held at their bank values (fixed-item parameter calibration), so new items
 land on the bank scale and drift is visible as the difference between a re-estimate and the bank value.
+The model can be chosen per item type: single-choice items invite guessing (3PL with a prior on c),
+true/false and multiple-choice items are usually fitted by the 2PL.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import numpy as np
@@ -18,12 +21,24 @@ from calibration.ctt import item_analysis
 from itembank import audit
 from itembank.errors import Conflict, NotFound, ValidationError
 from itembank.hashing import content_hash
-from itembank.models import CalibrationRun, Item, ItemParameter, ItemStatistic, ItemVersion, Role
+from itembank.models import (
+    CalibrationRun,
+    Item,
+    ItemParameter,
+    ItemStatistic,
+    ItemType,
+    ItemVersion,
+    Role,
+)
 from itembank.models.base import utcnow
 from itembank.models.calibration import ParameterStatus
 from itembank.services.actors import Actor
 
 PSYCHOMETRICS = (Role.PSYCHOMETRICIAN,)
+DICHOTOMOUS_MODELS = ("Rasch", "1PL", "2PL", "3PL")
+DEFAULT_DICHOTOMOUS_MODEL = "2PL"
+GRADED_MODEL = "GRM"
+ModelChoice = str | Mapping[str, str]
 
 
 def _bank_items(session: Session, external_ids: list[str]) -> dict[str, tuple[Item, ItemVersion]]:
@@ -49,17 +64,57 @@ def operational_parameters(session: Session, item_ids: list[int]) -> pd.DataFram
     return frame.drop_duplicates("item_id", keep="last").reset_index(drop=True)
 
 
+def _type_models(model: ModelChoice) -> tuple[str, dict[str, str]]:
+    """The model for objective items not named by type, and the per-type choices, checked field by field."""
+    if isinstance(model, str):
+        return model, {}
+    known = {t.value for t in ItemType if t.objective}
+    for item_type, choice in model.items():
+        if item_type not in known:
+            raise ValidationError(f"model is given for '{item_type}', which is not an objective item type "
+                                  f"({', '.join(sorted(known))})", field=f"model[{item_type}]")
+        if choice not in DICHOTOMOUS_MODELS:
+            raise ValidationError(f"model for {item_type} must be one of {', '.join(DICHOTOMOUS_MODELS)}, not '{choice}'",
+                                  field=f"model[{item_type}]")
+    return DEFAULT_DICHOTOMOUS_MODEL, dict(model)
+
+
+def item_models(versions: Mapping[str, ItemVersion], model: ModelChoice) -> dict[str, str]:
+    """Model per item: subjective items worth more than a point get the GRM, the rest their type's model.
+
+    ``model`` is one model for every 0/1 item, or a mapping objective item type → model where unnamed
+    types get the 2PL.
+    """
+    default, by_type = _type_models(model)
+    return {ext: GRADED_MODEL if _graded(v) else by_type.get(str(v.type), default) for ext, v in versions.items()}
+
+
+def _graded(version: ItemVersion) -> bool:
+    return not ItemType(version.type).objective and version.points > 1
+
+
+def _model_label(models: Mapping[str, str]) -> str:
+    """The run's model column: the distinct models fitted, e.g. ``2PL/3PL/GRM``."""
+    return "/".join(sorted(set(models.values())))
+
+
 def run_calibration(
     session: Session,
     actor: Actor,
     name: str,
     responses: pd.DataFrame,
-    model: str = "2PL",
+    model: ModelChoice = DEFAULT_DICHOTOMOUS_MODEL,
     *,
     fix_operational: bool = True,
+    config: calibration.CalibrationConfig | None = None,
     progress: bool = False,
 ) -> CalibrationRun:
-    """Estimate item parameters and classical statistics from a response log and store them as provisional."""
+    """Estimate item parameters and classical statistics from a response log and store them as provisional.
+
+    ``model`` is one model for every objective item or a mapping item type → model (see ``item_models``).
+    Items with operational parameters keep them (and their model) when ``fix_operational`` is set.
+    ``config`` overrides the calibration core's defaults (priors, convergence) and is kept in the run's summary.
+    """
     actor.require(*PSYCHOMETRICS, action="run calibrations")
     if session.exec(select(CalibrationRun).where(CalibrationRun.name == name)).first() is not None:
         raise Conflict(f"calibration run '{name}' already exists; runs are never overwritten", field="name")
@@ -72,17 +127,18 @@ def run_calibration(
     if unknown:
         raise ValidationError(f"{len(unknown)} item id(s) in the log are not in the bank: {', '.join(unknown[:10])}",
                               field="item_id", details=unknown)
-    max_scores = {ext: float(v.points) if not str(v.type).endswith("choice") and v.type != "true_false" else 1.0
-                  for ext, (_, v) in bank.items()}
+    models = item_models({ext: v for ext, (_, v) in bank.items()}, model)
+    max_scores = {ext: float(v.points) if _graded(v) else 1.0 for ext, (_, v) in bank.items()}
     matrix = calibration.load_responses(responses, known_items=list(bank), max_scores=max_scores)
     fixed = operational_parameters(session, [cast(int, i.id) for i, _ in bank.values()]) if fix_operational else None
-    models = {ext: ("GRM" if max_scores[ext] > 1 else model) for ext in bank}
     result = calibration.calibrate(matrix, model=models, fixed=fixed if fixed is not None and len(fixed) else None,
-                                   progress=progress)
+                                   config=config, progress=progress)
     run = CalibrationRun(
-        name=name, model=model, source_hash=content_hash(responses.astype(str).to_dict("list")),
+        name=name, model=_model_label(models) if isinstance(model, Mapping) else model,
+        source_hash=content_hash(responses.astype(str).to_dict("list")),
         n_responses=len(responses), created_by=actor.name,
-        summary=_summary(result, fixed),
+        summary=_summary(result, fixed) | {"models": dict(model) if isinstance(model, Mapping) else model,
+                                           "config": None if config is None else config.model_dump(mode="json")},
     )
     session.add(run)
     session.flush()
@@ -106,7 +162,7 @@ def run_calibration(
         for _, row in ctt.iterrows()
     )
     audit.record(session, actor.name, "calibration.run", "calibration_run", name,
-                 {"model": model, "source_hash": run.source_hash, "items": len(estimates)})
+                 {"model": dict(model) if isinstance(model, Mapping) else model, "source_hash": run.source_hash, "items": len(estimates)})
     session.flush()
     return run
 

@@ -5,11 +5,17 @@ with ``itembank.scoring``. A batch id makes a retry idempotent. Exposure counts 
 administrations: each batch adds, per item, the number of distinct persons who sat it, with one
 atomic ``UPDATE ... SET exposure_count = exposure_count + n`` per item, in item-id order so that
 concurrent batches cannot deadlock.
+
+A paper may carry a pretest block: accepted items without operational parameters that candidates
+answer beside the paper's items. Their responses are stored, scored against the bank's keys and
+calibrated (the paper's operational items anchor them to the bank scale), but they never count
+toward a candidate's result.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -24,7 +30,9 @@ from itembank.hashing import content_hash
 from itembank.models import (
     Handover,
     Item,
+    ItemStatus,
     ItemType,
+    ItemVersion,
     Paper,
     PaperStatus,
     Response,
@@ -47,6 +55,9 @@ from itembank.services.delivery import (
 ANSWERABLE = frozenset({PaperStatus.SEALED, PaperStatus.RELEASED, PaperStatus.ADMINISTERED})
 SCORERS = (Role.PSYCHOMETRICIAN, Role.BANK_MANAGER)
 EXAMPLES = 20
+PRETEST = "pretest_items"
+PRETEST_OPEN = frozenset({PaperStatus.DRAFT, PaperStatus.APPROVED})
+PRETEST_READY = frozenset({ItemStatus.ACCEPTED, ItemStatus.ACTIVE})
 
 
 def _item_errors(paper: Paper) -> dict[str, ItemErrorAction]:
@@ -54,17 +65,110 @@ def _item_errors(paper: Paper) -> dict[str, ItemErrorAction]:
     return {k: ItemErrorAction(v) for k, v in paper.provenance.get("item_errors", {}).items()}
 
 
-def key_table(entries: Sequence[PaperEntry], paper_id: int | None = None) -> pd.DataFrame:
+@dataclass(frozen=True)
+class Answerable:
+    """An item candidates answer on a paper, with the version and points it is scored at.
+
+    Scored items are the paper's own; pretest items are scored at their version's points but never
+    count toward a result.
+    """
+
+    item: Item
+    version: ItemVersion
+    points: float
+    pretest: bool = False
+
+    @classmethod
+    def on_paper(cls, entry: PaperEntry) -> Answerable:
+        return cls(entry.item, entry.version, entry.row.points)
+
+
+def key_table(entries: Sequence[Answerable], paper_id: int | None = None) -> pd.DataFrame:
     """The bank's scoring keys for a paper's items, in the shape ``scoring.score_responses`` reads."""
     rows = [
         {
-            "item_id": e.item.external_id, "type": e.version.type, "points": e.row.points,
+            "item_id": e.item.external_id, "type": e.version.type, "points": e.points,
             "key": e.version.key, "options": "".join(sorted(e.version.options or {})),
         }
         for e in entries
     ]
     frame = pd.DataFrame(rows, columns=["item_id", "type", "points", "key", "options"])
     return frame if paper_id is None else frame.assign(paper_id=paper_id)
+
+
+# ---------------------------------------------------------------- pretest block
+
+
+def _current_items(session: Session, external_ids: Sequence[str]) -> dict[str, tuple[Item, ItemVersion]]:
+    rows = session.exec(
+        select(Item, ItemVersion)
+        .join(ItemVersion, (col(ItemVersion.item_id) == col(Item.id)) & (col(ItemVersion.version) == col(Item.current_version)))
+        .where(col(Item.external_id).in_(list(external_ids)))
+    ).all()
+    return {item.external_id: (item, version) for item, version in rows}
+
+
+def _pretest_problem(found: tuple[Item, ItemVersion] | None, on_paper: bool) -> str | None:
+    """Why an item cannot join a paper's pretest block, or None if it can."""
+    if found is None:
+        return "is not in the bank"
+    item, version = found
+    if on_paper:
+        return "is already on the paper"
+    if item.status not in PRETEST_READY:
+        return f"is {item.status}, not accepted or active"
+    if not ItemType(version.type).objective:
+        return "is not an objective item (pretest items are scored without graders)"
+    return None
+
+
+def attach_pretest_items(session: Session, actor: Actor, paper_id: int, external_ids: Sequence[str]) -> Paper:
+    """Give a paper (before sealing) a block of unscored pretest items, at their current versions.
+
+    Field-testing inside a live administration is how new items get parameters on the bank scale:
+    the candidates are motivated, and the paper's operational items anchor the calibration (FIPC).
+    Only objective items qualify, so the bank can score them without graders; they must have passed
+    the panel (accepted or active) and must not already be on the paper.
+    """
+    actor.require(Role.BANK_MANAGER, action="attach pretest items")
+    paper = get_paper(session, paper_id)
+    if paper.status not in PRETEST_OPEN:
+        raise Conflict(f"paper {paper.name} is {paper.status}; a pretest block is attached before sealing", field="status")
+    wanted = list(dict.fromkeys(external_ids))
+    if not wanted:
+        raise ValidationError("the pretest block holds no items", field="external_ids")
+    found = _current_items(session, wanted)
+    on_paper = {e.item.external_id for e in paper_entries(session, paper_id)}
+    problems = [f"{ext} {problem}" for ext in wanted if (problem := _pretest_problem(found.get(ext), ext in on_paper))]
+    if problems:
+        raise ValidationError(f"{len(problems)} item(s) cannot be pretested on {paper.name}: {'; '.join(problems[:5])}",
+                              field="external_ids", details=problems[:EXAMPLES])
+    block = [{"item_id": ext, "version": found[ext][1].version} for ext in wanted]
+    paper.provenance = paper.provenance | {PRETEST: block}
+    session.add(paper)
+    session.flush()
+    audit.record(session, actor.name, "paper.pretest", "paper", paper_id, {"items": wanted})
+    return paper
+
+
+def pretest_items(session: Session, paper: Paper) -> list[Answerable]:
+    """The paper's pretest block at the versions it was attached with."""
+    block = paper.provenance.get(PRETEST, [])
+    if not block:
+        return []
+    rows = session.exec(
+        select(Item, ItemVersion).join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+        .where(col(Item.external_id).in_([b["item_id"] for b in block]))
+    ).all()
+    versions = {(item.external_id, version.version): (item, version) for item, version in rows}
+    attached = [versions[(b["item_id"], b["version"])] for b in block]
+    return [Answerable(item, version, version.points, pretest=True) for item, version in attached]
+
+
+def answerable_items(session: Session, paper: Paper) -> dict[str, Answerable]:
+    """Everything candidates may answer on a paper: its items, then its pretest block, by external id."""
+    scored = [Answerable.on_paper(e) for e in paper_entries(session, paper.id)]  # type: ignore[arg-type]
+    return {a.item.external_id: a for a in [*scored, *pretest_items(session, paper)]}
 
 
 # ---------------------------------------------------------------- submission
@@ -142,7 +246,7 @@ def submit_responses(
     if not batch_id or len(batch_id) > 120:
         raise ValidationError("batch_id must be 1 to 120 characters", field="batch_id")
     paper = get_paper(session, paper_id)
-    entries = {e.item.external_id: e for e in paper_entries(session, paper_id)}
+    entries = answerable_items(session, paper)
     frame = _check_rows(responses, set(entries))
     digest = content_hash(sorted(frame.itertuples(index=False, name=None), key=lambda r: (r[0], r[1])))
     existing = _existing_batch(session, batch_id, digest, paper_id, engine_actor)
@@ -204,7 +308,7 @@ def _claim_batch_id(session: Session, batch: ResponseBatch) -> ResponseBatch | N
     return None if claimed is None else session.get(ResponseBatch, claimed[0])
 
 
-def _refuse_resubmitted_sittings(session: Session, paper_id: int, frame: pd.DataFrame, entries: dict[str, PaperEntry]) -> None:
+def _refuse_resubmitted_sittings(session: Session, paper_id: int, frame: pd.DataFrame, entries: dict[str, Answerable]) -> None:
     persons = sorted(frame["person_id"].unique())
     stored = session.exec(
         select(Response.person_id, Response.item_id)
@@ -224,7 +328,7 @@ def _refuse_resubmitted_sittings(session: Session, paper_id: int, frame: pd.Data
         )
 
 
-def _score_objective(frame: pd.DataFrame, entries: dict[str, PaperEntry]) -> pd.DataFrame:
+def _score_objective(frame: pd.DataFrame, entries: dict[str, Answerable]) -> pd.DataFrame:
     """Scores of objective items from the bank's keys; subjective items wait for graders (None)."""
     objective_ids = {ext for ext, e in entries.items() if ItemType(e.version.type).objective}
     objective = frame["item_id"].isin(objective_ids)
@@ -239,7 +343,7 @@ def _score_objective(frame: pd.DataFrame, entries: dict[str, PaperEntry]) -> pd.
     return scored
 
 
-def _count_exposure(session: Session, frame: pd.DataFrame, entries: dict[str, PaperEntry]) -> None:
+def _count_exposure(session: Session, frame: pd.DataFrame, entries: dict[str, Answerable]) -> None:
     persons = frame.groupby("item_id")["person_id"].nunique()
     targets = {ext: entries[ext].item.id or 0 for ext in persons.index}
     rows = sorted(({"target": targets[ext], "n": int(n)} for ext, n in persons.items()), key=lambda r: r["target"])
@@ -303,9 +407,9 @@ def paper_results(session: Session, actor: Actor, paper_id: int, rules: ScoringR
     """Each candidate's raw score, maximum, score out of 100 and pass decision on one paper."""
     actor.require(*SCORERS, Role.AUDITOR, action="read paper results")
     paper = get_paper(session, paper_id)
-    entries = paper_entries(session, paper_id)
-    keys = key_table(entries, paper_id)
+    keys = key_table([Answerable.on_paper(e) for e in paper_entries(session, paper_id)], paper_id)
     stored = _stored_frame(session, [paper_id])
+    stored = stored.loc[stored["item_id"].isin(keys["item_id"])]  # pretest responses never count
     subjective = ~stored["item_id"].isin(keys.loc[keys["type"].map(lambda t: ItemType(t).objective), "item_id"])
     grades = stored.loc[subjective & stored["score"].notna(), ["person_id", "paper_id", "item_id", "score"]]
     result = scoring.score_responses(
@@ -318,6 +422,7 @@ def paper_results(session: Session, actor: Actor, paper_id: int, rules: ScoringR
 def response_log(session: Session, actor: Actor, paper_ids: Sequence[int] | None = None) -> pd.DataFrame:
     """Scored responses in calibration's long format; objective items as shares of 0..1, subjective in points.
 
+    Pretest items are in the log (that is what they were answered for), grouped with their paper.
     Items under an item-error decision are left out: their scores say nothing about the candidates.
     """
     actor.require(*SCORERS, action="read response logs")
@@ -325,10 +430,10 @@ def response_log(session: Session, actor: Actor, paper_ids: Sequence[int] | None
     papers = session.exec(select(Paper).where(col(Paper.id).in_(stored["paper_id"].unique().tolist()))).all()
     layout = pd.DataFrame(
         [
-            {"paper_id": p.id, "item_id": e.item.external_id, "group": p.name, "points": e.row.points,
-             "objective": ItemType(e.version.type).objective, "item_error": e.item.external_id in _item_errors(p)}
+            {"paper_id": p.id, "item_id": ext, "group": p.name, "points": e.points,
+             "objective": ItemType(e.version.type).objective, "item_error": ext in _item_errors(p)}
             for p in papers
-            for e in paper_entries(session, p.id)  # type: ignore[arg-type]
+            for ext, e in answerable_items(session, p).items()
         ],
         columns=["paper_id", "item_id", "group", "points", "objective", "item_error"],
     )

@@ -6,7 +6,7 @@ always enters through the same validation, versioning, workflow and ledger as re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from typing import cast
 
@@ -94,16 +94,23 @@ def scripted_review(
     crew: ReviewCrew,
     external_ids: Sequence[str],
     progress: Callable[[str], None] | None = None,
+    *,
+    hold_back: Collection[str] = (),
 ) -> None:
-    """Proofread, review, panel-sign and activate every item; each stage of each batch is one transaction."""
-    stages: list[tuple[str, Callable[[Session, list[str]], object]]] = [
-        ("proofread", lambda s, ids: workflow.transition(s, crew.proofreader, ids, "proofread")),
-        ("review", lambda s, ids: workflow.transition(s, crew.reviewer, ids, "review")),
-        *[(f"panel {m.name}", lambda s, ids, m=m: workflow.sign(s, m, ids, "approve")) for m in crew.panel],
-        ("activate", lambda s, ids: workflow.transition(s, crew.manager, ids, "activate")),
+    """Proofread, review, panel-sign and activate every item; each stage of each batch is one transaction.
+
+    Items in ``hold_back`` stop at accepted: new items that are field-tested (pretested) before they go live.
+    """
+    held = set(hold_back)
+    everyone = list(external_ids)
+    going_live = [i for i in everyone if i not in held]
+    stages: list[tuple[str, list[str], Callable[[Session, list[str]], object]]] = [
+        ("proofread", everyone, lambda s, ids: workflow.transition(s, crew.proofreader, ids, "proofread")),
+        ("review", everyone, lambda s, ids: workflow.transition(s, crew.reviewer, ids, "review")),
+        *[(f"panel {m.name}", everyone, lambda s, ids, m=m: workflow.sign(s, m, ids, "approve")) for m in crew.panel],
+        ("activate", going_live, lambda s, ids: workflow.transition(s, crew.manager, ids, "activate")),
     ]
-    ids = list(external_ids)
-    for label, step in stages:
+    for label, ids, step in stages:
         for start in range(0, len(ids), BATCH):
             with transaction(engine) as session:
                 step(session, ids[start:start + BATCH])
