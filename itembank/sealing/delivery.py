@@ -68,7 +68,8 @@ def _delivery_options(options: Any, path: str) -> list[dict[str, Any]]:
 def build_delivery_package(paper: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     """What candidates see, and nothing more: whitelisted paper/item/option fields, no keys or rubrics.
 
-    ``paper["items"]`` lists ``{item_id, points?, section?, position?}`` (the paper's item rows);
+    ``paper["items"]`` lists ``{item_id, points?, section?, position?, scored?}`` (the paper's item
+    rows; ``scored: false`` marks a pretest item, delivered so marked and left out of the total);
     ``items`` are the full item versions. Sections keep their first-appearance order.
     """
     if "paper_id" not in paper:
@@ -94,6 +95,8 @@ def build_delivery_package(paper: dict[str, Any], items: list[dict[str, Any]]) -
             )
         delivered = _pick(item, ITEM_FIELDS, f"item[{item['item_id']}]")
         delivered["points"] = points
+        if entry.get("scored", True) is False:
+            delivered["scored"] = False
         delivered["options"] = _delivery_options(
             item.get("options"), f"item[{item['item_id']}].options"
         )
@@ -101,7 +104,7 @@ def build_delivery_package(paper: dict[str, Any], items: list[dict[str, Any]]) -
     return {
         "format": DELIVERY_FORMAT,
         "paper": _pick(paper, PAPER_FIELDS, "paper")
-        | {"total_points": sum(i["points"] for s in sections.values() for i in s)},
+        | {"total_points": sum(i["points"] for s in sections.values() for i in s if i.get("scored", True))},
         "sections": [{"name": name, "items": section} for name, section in sections.items()],
     }
 

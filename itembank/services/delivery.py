@@ -97,6 +97,24 @@ def paper_entries(session: Session, paper_id: int) -> list[PaperEntry]:
     return [PaperEntry(*row) for row in rows]
 
 
+PRETEST = "pretest_items"
+PRETEST_SECTION = "pretest"
+"""Key in ``Paper.provenance`` of the paper's pretest block: ``[{item_id, version}]`` (see services.responses)."""
+
+
+def pretest_versions(session: Session, paper: Paper) -> list[tuple[Item, ItemVersion]]:
+    """The paper's unscored pretest block, in its order, at the versions it was attached with."""
+    block = paper.provenance.get(PRETEST, [])
+    if not block:
+        return []
+    rows = session.exec(
+        select(Item, ItemVersion).join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
+        .where(col(Item.external_id).in_([b["item_id"] for b in block]))
+    ).all()
+    versions = {(item.external_id, version.version): (item, version) for item, version in rows}
+    return [versions[(b["item_id"], b["version"])] for b in block]
+
+
 def advance_paper(
     session: Session, paper: Paper, status: PaperStatus, *, expected_lock_version: int | None = None,
     from_statuses: frozenset[PaperStatus] | None = None,
@@ -210,12 +228,18 @@ def _bank_signer(session: Session) -> sealing.SigningKey:
 
 
 def delivery_content(session: Session, paper: Paper) -> dict[str, Any]:
-    """The paper as candidates see it (no keys, no rubrics), before any variant shuffle."""
+    """The paper as candidates see it (no keys, no rubrics), before any variant shuffle.
+
+    A pretest block comes last, as its own section of items marked ``"scored": false``: candidates
+    are told these do not count, and the paper's total stays the scored total.
+    """
     entries = paper_entries(session, paper.id)  # type: ignore[arg-type]
     if not entries:
         raise ValidationError(f"paper {paper.name} has no items", field="paper.items")
     blueprint = session.get(Blueprint, paper.blueprint_id) if paper.blueprint_id else None
     first = entries[0].item
+    pretest = pretest_versions(session, paper)
+    last = max(e.row.position for e in entries)
     header = {
         "paper_id": str(paper.id),
         "name": paper.name,
@@ -226,19 +250,24 @@ def delivery_content(session: Session, paper: Paper) -> dict[str, Any]:
         "items": [
             {"item_id": e.item.external_id, "points": e.row.points, "section": e.row.section, "position": e.row.position}
             for e in entries
+        ] + [
+            {"item_id": item.external_id, "points": version.points, "section": PRETEST_SECTION,
+             "position": last + n, "scored": False}
+            for n, (item, version) in enumerate(pretest, start=1)
         ],
     }
+    sets = {e.item.external_id: e.item_set for e in entries}
     items = [
         {
-            "item_id": e.item.external_id,
-            "version": e.version.version,
-            "type": e.version.type,
-            "stem": e.version.stem,
-            "options": e.version.options or None,
-            "set_id": e.item_set.external_id if e.item_set else None,
-            "stimulus": e.item_set.stimulus if e.item_set else None,
+            "item_id": item.external_id,
+            "version": version.version,
+            "type": version.type,
+            "stem": version.stem,
+            "options": version.options or None,
+            "set_id": item_set.external_id if (item_set := sets.get(item.external_id)) else None,
+            "stimulus": item_set.stimulus if item_set else None,
         }
-        for e in entries
+        for item, version in [*((e.item, e.version) for e in entries), *pretest]
     ]
     return sealing.build_delivery_package(header, items)
 

@@ -28,15 +28,22 @@ from itembank.models.base import as_utc, utcnow
 from itembank.services import papers as paper_service
 from itembank.services import workflow
 from itembank.services.actors import Actor
-from itembank.services.delivery import advance_paper, invalidate_sealed, seal_paper
+from itembank.services.delivery import (
+    advance_paper,
+    invalidate_sealed,
+    pretest_versions,
+    seal_paper,
+)
 from itembank.services.responses import rescore
 
 HANDLERS = (Role.BANK_MANAGER,)
 
 
 def _item_ids(session: Session, paper: Paper) -> list[str]:
-    return list(session.exec(select(Item.external_id).join(PaperItem, col(PaperItem.item_id) == col(Item.id))
-                             .where(PaperItem.paper_id == paper.id).order_by(col(PaperItem.position))).all())
+    """Every item candidates saw on the paper: its own, then its pretest block (exposed just the same)."""
+    scored = session.exec(select(Item.external_id).join(PaperItem, col(PaperItem.item_id) == col(Item.id))
+                          .where(PaperItem.paper_id == paper.id).order_by(col(PaperItem.position))).all()
+    return [*scored, *(item.external_id for item, _ in pretest_versions(session, paper))]
 
 
 def _window(session: Session, paper: Paper, window: tuple[datetime, datetime] | None) -> tuple[datetime, datetime]:

@@ -34,7 +34,7 @@ from itembank.models.base import utcnow
 from itembank.progress import Progress, silent, ticking
 from itembank.services.actors import Actor
 from itembank.services.blueprints import find_blueprint
-from itembank.services.delivery import advance_paper
+from itembank.services.delivery import PRETEST, advance_paper
 from itembank.services.supply import active_item_table, snapshot_hash
 
 MANAGERS = (Role.BANK_MANAGER,)
@@ -200,7 +200,8 @@ def paper_items(session: Session, actor: Actor, paper_id: int | str) -> pd.DataF
 
 
 def papers_in_use(session: Session) -> dict[str, list[str]]:
-    """Item ids of every paper approved or further along and not invalidated: what new backups must avoid."""
+    """Item ids of every paper approved or further along and not invalidated, its pretest block included:
+    what new backups must avoid."""
     rows = session.exec(
         select(Paper.name, Item.external_id).join(PaperItem, col(PaperItem.paper_id) == col(Paper.id))
         .join(Item, col(Item.id) == col(PaperItem.item_id))
@@ -209,6 +210,8 @@ def papers_in_use(session: Session) -> dict[str, list[str]]:
     used: dict[str, list[str]] = {}
     for name, ext in rows:
         used.setdefault(name, []).append(ext)
+    for paper in session.exec(select(Paper).where(col(Paper.status).in_([s.value for s in IN_USE]))).all():
+        used.setdefault(paper.name, []).extend(b["item_id"] for b in paper.provenance.get(PRETEST, []))
     return used
 
 

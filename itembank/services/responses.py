@@ -45,17 +45,18 @@ from itembank.scoring import ItemErrorAction, ScoringRules
 from itembank.sealing import VariantRecord, unshuffle_responses
 from itembank.services.actors import Actor
 from itembank.services.delivery import (
+    PRETEST,
     PaperEntry,
     advance_paper,
     get_paper,
     paper_entries,
+    pretest_versions,
     variant_content,
 )
 
 ANSWERABLE = frozenset({PaperStatus.SEALED, PaperStatus.RELEASED, PaperStatus.ADMINISTERED})
 SCORERS = (Role.PSYCHOMETRICIAN, Role.BANK_MANAGER)
 EXAMPLES = 20
-PRETEST = "pretest_items"
 PRETEST_OPEN = frozenset({PaperStatus.DRAFT, PaperStatus.APPROVED})
 PRETEST_READY = frozenset({ItemStatus.ACCEPTED, ItemStatus.ACTIVE})
 
@@ -153,16 +154,7 @@ def attach_pretest_items(session: Session, actor: Actor, paper_id: int, external
 
 def pretest_items(session: Session, paper: Paper) -> list[Answerable]:
     """The paper's pretest block at the versions it was attached with."""
-    block = paper.provenance.get(PRETEST, [])
-    if not block:
-        return []
-    rows = session.exec(
-        select(Item, ItemVersion).join(ItemVersion, col(ItemVersion.item_id) == col(Item.id))
-        .where(col(Item.external_id).in_([b["item_id"] for b in block]))
-    ).all()
-    versions = {(item.external_id, version.version): (item, version) for item, version in rows}
-    attached = [versions[(b["item_id"], b["version"])] for b in block]
-    return [Answerable(item, version, version.points, pretest=True) for item, version in attached]
+    return [Answerable(item, version, version.points, pretest=True) for item, version in pretest_versions(session, paper)]
 
 
 def answerable_items(session: Session, paper: Paper) -> dict[str, Answerable]:

@@ -11,9 +11,10 @@ from itembank.db import transaction
 from itembank.errors import Conflict, Forbidden, ValidationError
 from itembank.models import Blueprint, ItemStatus
 from itembank.records import ItemRecord
-from itembank.services import delivery, items, responses
+from itembank.sealing import SealedPackage, load_public_key, open_sealed
+from itembank.services import delivery, items, papers, responses
 from itembank.services.actors import Actor
-from tests.itembank.test_delivery import CHOICES, bank, make_paper, seal  # noqa: F401
+from tests.itembank.test_delivery import CHOICES, bank, data_key, make_paper, seal  # noqa: F401
 from tests.itembank.test_responses import answers, exposure, submit
 
 pytestmark = pytest.mark.usefixtures("bank")
@@ -67,7 +68,14 @@ def test_pretest_responses_are_scored_and_logged_but_never_count(engine: Engine,
     attach(engine, staff["manager"], paper_id, ["N-001", "N-002"])
     seal(engine, staff["manager"], paper_id)
     with transaction(engine) as session:
-        delivery.pull_package(session, staff["engine1"], paper_id)
+        sealed = SealedPackage.from_dict(delivery.pull_package(session, staff["engine1"], paper_id))
+        public = load_public_key(delivery.public_key_pem(session))
+    content = open_sealed(sealed, data_key(engine, staff["engine1"], paper_id), public)
+    *scored_sections, block = content["sections"]
+    assert block["name"] == "pretest" and [i["item_id"] for i in block["items"]] == ["N-001", "N-002"]
+    assert all(i["scored"] is False for i in block["items"]), "candidates are told the block does not count"
+    assert not any("scored" in i for s in scored_sections for i in s["items"])
+    assert content["paper"]["total_points"] == 20, "the paper's total is the scored total"
     pretest = [{"person_id": "c1", "item_id": "N-001", "response": "C"}, {"person_id": "c1", "item_id": "N-002", "response": "T"},
                {"person_id": "c2", "item_id": "N-001", "response": "B"}, {"person_id": "c2", "item_id": "N-002", "response": "F"}]
     submit(engine, staff["engine1"], paper_id, "b-1", answers("c1") + answers("c2", D_001="A") + pretest)
@@ -84,3 +92,13 @@ def test_pretest_responses_are_scored_and_logged_but_never_count(engine: Engine,
     assert len(log) == 16
     seen = exposure(engine)
     assert seen["N-001"] == seen["N-002"] == seen["D-001"] == 2 and seen["N-003"] == 0
+
+
+
+def test_exposed_pretest_items_are_kept_out_of_new_backups(engine: Engine, staff: dict[str, Actor]) -> None:
+    """Candidates see the pretest block as much as the paper's own items; replacement backups avoid both."""
+    paper_id = make_paper(engine)
+    add_new_items(engine, staff)
+    attach(engine, staff["manager"], paper_id, ["N-001", "N-002"])
+    with transaction(engine) as session:
+        assert papers.papers_in_use(session)["P-1"][-2:] == ["N-001", "N-002"]
