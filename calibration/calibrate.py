@@ -89,8 +89,8 @@ def calibrate(
     clock["scoring"] = time.perf_counter()
     if not trace.converged:
         warnings.warn(
-            f"calibration did not converge in {trace.n_iter} EM iterations (largest change "
-            f"{trace.max_change:.2e} > tol {settings.tol:g}); estimates are returned but flagged",
+            f"calibration did not converge in {trace.n_iter} EM iterations (estimated distance to the "
+            f"maximum {trace.distance:.2e} > tol {settings.tol:g}); estimates are returned but flagged",
             CalibrationWarning, stacklevel=2,
         )
     return CalibrationResult(
@@ -101,6 +101,7 @@ def calibrate(
         n_iter=trace.n_iter,
         loglik=loglik,
         max_change=trace.max_change,
+        em_rate=trace.rate,
         se_method=settings.se_method,
         timings=_timings(clock),
         n_accelerations=trace.accelerations,

@@ -32,7 +32,7 @@ class CalibrationConfig(BaseModel):
     quadrature_points: int = Field(default=61, ge=11, le=201, description="rectangular grid points over ±quadrature_bound")
     quadrature_bound: float = Field(default=6.0, gt=2.0, le=10.0)
     max_iter: int = Field(default=2000, ge=1, description="EM iterations (E-step evaluations) before giving up")
-    tol: float = Field(default=1e-4, gt=0, description="stop when no parameter moves more than this in one EM step")
+    tol: float = Field(default=1e-4, gt=0, description="stop when the estimated distance to the maximum (largest EM step / (1 − EM rate)) is below this")
     acceleration: Literal["squarem", "none"] = "squarem"
     m_step_iterations: int = Field(default=2, ge=1, le=20, description="Fisher-scoring steps per M-step")
     c_prior: BetaPrior | None = BetaPrior()
@@ -42,5 +42,8 @@ class CalibrationConfig(BaseModel):
     reference_group: str | None = Field(default=None, description="group fixed at N(0,1); default the first group")
     blas_threads: int | None = Field(default=
         1, ge=1, description="BLAS threads during EM; the products are small, so extra threads mostly contend"
+    )
+    threads: int | None = Field(
+        default=None, ge=1, description="threads sharing the E-step's pattern blocks; default one per CPU core"
     )
     min_block_size: int = Field(default=8, ge=1, description="persons sharing a pattern below this are scored sparsely")

@@ -3,9 +3,10 @@
 A rectangular grid of equally spaced standard-normal points with normalised density weights (as
 R mirt and BILOG use) rather than Gauss–Hermite: its points are fixed in z, so each group's grid
 is simply ``mean + sd * z`` and expected counts from groups with different means can be pooled
-in one M-step. 61 points over ±6 (spacing 0.2) is the default: the reference runs showed 61
-points recover a and b better than fewer (RMSE b 0.053 vs 0.060), and E-step cost is linear in
-the number of points.
+in one M-step. 61 points over ±6 (spacing 0.2) is the default. The rectangle rule converges fast
+on these smooth integrands: on the 40,000-person eight-paper log, 41, 61 and 121 points give the
+same estimates to four decimals. 61 points leave room for long tests, whose posteriors are
+narrower. E-step cost grows linearly with the number of points.
 """
 
 from __future__ import annotations

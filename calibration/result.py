@@ -19,7 +19,9 @@ class CalibrationResult:
     se_thresholds, n (respondents), fixed. ``groups``: group, mean, sd, se_mean, se_sd, n,
     reference. ``persons``: person_id, group, theta (EAP), se (posterior sd).
     Status (``converged``, ``n_iter``, ``loglik``) is kept apart from the estimates: a run that
-    stopped at ``max_iter`` still returns its estimates, flagged.
+    stopped at ``max_iter`` still returns its estimates, flagged. ``max_change`` (last plain EM
+    step) over ``1 − em_rate`` (EM's estimated contraction rate) is the estimated distance to the
+    maximum that ``tol`` bounds.
     """
 
     items: pd.DataFrame
@@ -30,6 +32,7 @@ class CalibrationResult:
     loglik: float
     max_change: float
     se_method: str
+    em_rate: float = 0.0
     timings: dict[str, float] = field(default_factory=dict)
     n_accelerations: int = 0
 
@@ -39,7 +42,8 @@ class CalibrationResult:
         lines = [
             f"IRT calibration: {len(self.items)} items ({int(self.items['fixed'].sum())} fixed), "
             f"{len(self.persons)} persons, {len(self.groups)} group(s)",
-            f"  {status} after {self.n_iter} EM iterations (max change {self.max_change:.2e}); "
+            f"  {status} after {self.n_iter} EM iterations (last step {self.max_change:.2e}, "
+            f"EM rate {self.em_rate:.3f}); "
             f"log-likelihood {self.loglik:.3f}",
             f"  models: {self.items['model'].value_counts().to_dict()}; standard errors: {self.se_method}",
             f"  a: {_range(self.items['a'])}   b: {_range(self.items['b'])}",
@@ -60,6 +64,7 @@ class CalibrationResult:
             "n_iter": self.n_iter,
             "loglik": self.loglik,
             "max_change": self.max_change,
+            "em_rate": self.em_rate,
             "se_method": self.se_method,
             "timings": dict(self.timings),
             "items": records(self.items),
