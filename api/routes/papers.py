@@ -18,10 +18,12 @@ from api.schemas.papers import (
     PaperDetail,
     PaperItemPublic,
     PaperPublic,
+    PretestBlock,
+    PretestRequest,
 )
 from itembank.errors import NotFound
 from itembank.models import AssemblyRun, PaperStatus
-from itembank.services import jobs, papers
+from itembank.services import delivery, jobs, papers, responses
 from itembank.services.actors import Actor
 
 router = APIRouter(tags=["papers"])
@@ -72,6 +74,14 @@ def get_paper(paper_id: IdPath, bank: BankDep, actor: Reader) -> PaperDetail:
     rows = table.astype(object).where(table.notna(), None).to_dict("records")
     return PaperDetail(**PaperPublic.model_validate(paper).model_dump(),
                        items=[PaperItemPublic.model_validate(r) for r in rows])
+
+
+@router.post("/papers/{paper_id}/pretest")
+def attach_pretest(paper_id: IdPath, body: PretestRequest, bank: BankDep, actor: Manager) -> PretestBlock:
+    """Give a draft or approved paper (not yet sealed) its block of unscored pretest items; replaces any earlier block."""
+    with bank.transaction() as session:
+        paper = responses.attach_pretest_items(session, actor, paper_id, body.items)
+        return PretestBlock(paper_id=paper_id, items=paper.provenance[delivery.PRETEST])
 
 
 @router.post("/papers/{paper_id}/approve")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -48,6 +48,25 @@ class PaperPublic(Public):
     created_at: UtcDatetime
     approved_by: str | None
     approved_at: UtcDatetime | None
+
+
+class PretestRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[Annotated[str, Field(min_length=1, max_length=120)]] = Field(
+        min_length=1, max_length=500, description="external ids of accepted or active objective items, in order")
+
+
+class PretestEntry(BaseModel):
+    item_id: str
+    version: int
+
+
+class PretestBlock(BaseModel):
+    """A paper's unscored pretest block: delivered last, marked unscored, responses used for calibration."""
+
+    paper_id: int
+    items: list[PretestEntry]
 
 
 class IncidentPublic(Public):

@@ -72,6 +72,20 @@ def papers_approve(ctx: typer.Context, papers_: Annotated[list[str], typer.Argum
     console.print("approved: " + ", ".join(done))
 
 
+@papers_app.command("pretest")
+def papers_pretest(ctx: typer.Context, paper: str,
+                   items_: Annotated[list[str], typer.Argument(metavar="ITEM...", help="accepted or active objective items")]) -> None:
+    """Give a paper (draft or approved, not yet sealed) a block of unscored pretest items; replaces an earlier block."""
+    from itembank.services import papers, responses
+
+    c = context(ctx)
+    with c.session() as session:
+        actor = c.actor(session)
+        target = papers.get_paper(session, paper)
+        responses.attach_pretest_items(session, actor, target.id, items_)  # type: ignore[arg-type]
+    console.print(f"{target.name}: pretest block of {len(items_)} item(s), delivered last and never scored")
+
+
 @papers_app.command("show")
 def papers_show(ctx: typer.Context, paper: Annotated[str | None, typer.Argument()] = None) -> None:
     """List papers, or show one paper's items."""

@@ -51,6 +51,7 @@ MATRIX: list[tuple[str, str, str, frozenset[Role]]] = [
     ("GET", "/papers", "/papers", PAPER_READERS),
     ("GET", "/papers/{paper_id}", "/papers/999999", PAPER_READERS),
     ("POST", "/papers/{paper_id}/approve", "/papers/999999/approve", frozenset({R.BANK_MANAGER})),
+    ("POST", "/papers/{paper_id}/pretest", "/papers/999999/pretest", frozenset({R.BANK_MANAGER})),
     ("POST", "/incidents/leak", "/incidents/leak", frozenset({R.BANK_MANAGER})),
     ("POST", "/incidents/damage", "/incidents/damage", frozenset({R.BANK_MANAGER})),
     ("POST", "/incidents/item-error", "/incidents/item-error", frozenset({R.BANK_MANAGER})),
