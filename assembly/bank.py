@@ -71,6 +71,15 @@ def enemy_lists(table: pd.DataFrame) -> list[list[str]]:
     return [[g.strip() for g in text.split(";") if g.strip()] for text in table["enemy_groups"]]
 
 
+def enemy_members(table: pd.DataFrame) -> dict[str, list[int]]:
+    """Row positions of the members of each enemy group."""
+    members: dict[str, list[int]] = {}
+    for i, groups in enumerate(enemy_lists(table)):
+        for g in groups:
+            members.setdefault(g, []).append(i)
+    return members
+
+
 def under_node(elements: pd.Series, node: str) -> np.ndarray:
     """Rows whose element code lies under a blueprint node (a prefix of whole segments)."""
     codes = elements.astype(str)
@@ -87,6 +96,15 @@ def difficulty_band_mask(table: pd.DataFrame, by: str, band: DifficultyBand) -> 
     return (p >= p_min) & upper
 
 
+def _self_enemy_sets(table: pd.DataFrame) -> set[str]:
+    """Item sets with two members in one enemy group: such a set can never stand whole in a paper."""
+    in_sets = table[table["set_id"].notna()]
+    pairs = [(s, g) for s, groups in zip(in_sets["set_id"], enemy_lists(in_sets), strict=True)
+             for g in groups]
+    counts = pd.Series(pairs, dtype=object).value_counts()
+    return {s for (s, _), n in counts.items() if n > 1}
+
+
 def ruled_out(table: pd.DataFrame, spec: PaperSpec) -> dict[str, np.ndarray]:
     """One boolean mask per reason an item cannot enter any new paper."""
     reasons = {
@@ -100,6 +118,7 @@ def ruled_out(table: pd.DataFrame, spec: PaperSpec) -> dict[str, np.ndarray]:
     if spec.exposure.not_used_since is not None:
         since = pd.Timestamp(spec.exposure.not_used_since)
         reasons["used too recently"] = (table["last_used"] >= since).fillna(False).to_numpy(dtype=bool)
+    reasons["item set holds two enemies"] = table["set_id"].isin(_self_enemy_sets(table)).to_numpy()
     blocked = np.logical_or.reduce(list(reasons.values()))
     broken_sets = set(table.loc[blocked & table["set_id"].notna().to_numpy(), "set_id"])
     reasons["item set incomplete"] = table["set_id"].isin(broken_sets).to_numpy() & ~blocked
@@ -121,6 +140,11 @@ class Pool:
     score: np.ndarray
     removed: dict[str, int] = field(default_factory=dict)
     bank_size: int = 0
+
+    def subset(self, mask: np.ndarray) -> Pool:
+        """The pool of the masked items only (re-indexed), keeping the bank's counts."""
+        return Pool(table=self.table[mask].reset_index(drop=True), score=self.score[mask],
+                    removed=self.removed, bank_size=self.bank_size)
 
 
 def eligible_pool(items: pd.DataFrame, spec: PaperSpec) -> Pool:

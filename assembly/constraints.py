@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from assembly.bank import difficulty_band_mask, enemy_lists, under_node
+from assembly.bank import difficulty_band_mask, enemy_members, under_node
 from assembly.model import AssemblyModel
 
 
@@ -88,10 +88,7 @@ def add_difficulty_constraints(model: AssemblyModel) -> None:
 
 def add_enemy_constraints(model: AssemblyModel) -> None:
     """No two items of one enemy group in the same paper."""
-    members: dict[str, list[int]] = {}
-    for i, groups in enumerate(enemy_lists(model.pool.table)):
-        for g in groups:
-            members.setdefault(g, []).append(i)
+    members = enemy_members(model.pool.table)
     for g in sorted(members):
         if len(members[g]) < 2:
             continue

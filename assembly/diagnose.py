@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assembly.bank import Pool, difficulty_band_mask, under_node
-from assembly.model import AssemblyModel, family
+from assembly.model import AssemblyModel, family, overlap_group
 from assembly.solve import is_feasible
 from assembly.spec import PaperSpec, SolverSettings
 
@@ -95,7 +95,8 @@ def precheck(pool: Pool, spec: PaperSpec) -> list[Finding]:
                 f"anchor item {item_id} must stand in every main paper but is not usable "
                 "(missing from the bank, excluded, over-exposed, or in a paper already in use)")))
     if spec.forms.main > 1 and len(spec.include) > spec.overlap.main_main:
-        findings.append(Finding("overlap[main,main]", (
+        mains = [name for name in spec.form_names if name.startswith("main")]
+        findings.append(Finding(overlap_group(mains), (
             f"{len(spec.include)} anchor items stand in every main paper, but two main papers "
             f"may share only {spec.overlap.main_main} items")))
     findings += _supply_findings(pool, spec)
@@ -103,6 +104,19 @@ def precheck(pool: Pool, spec: PaperSpec) -> list[Finding]:
         removed = ", ".join(f"{n} {reason}" for reason, n in pool.removed.items())
         findings.append(Finding("bank", f"of {pool.bank_size} items in the bank, {removed}"))
     return findings
+
+
+def _overlap_sentence(papers: list[str], spec: PaperSpec) -> str:
+    """E.g. "papers main-1 and main-2 may share at most 6 items" or, for a row over many papers,
+    "no two of papers main-1, main-2 and backup-1 may share more items than allowed (...)"."""
+    if len(papers) == 2:
+        return f"papers {papers[0]} and {papers[1]} may share at most " \
+               f"{spec.overlap_limit(*papers)} items"
+    limits = {"-".join(sorted((p.split("-")[0], q.split("-")[0]), reverse=True)):
+              spec.overlap_limit(p, q) for k, p in enumerate(papers) for q in papers[k + 1:]}
+    allowed = ", ".join(f"{kind} at most {limit}" for kind, limit in sorted(limits.items()))
+    listed = ", ".join(papers[:-1]) + f" and {papers[-1]}"
+    return f"no two of papers {listed} may share more items than allowed ({allowed})"
 
 
 def describe(group: str, spec: PaperSpec) -> str:
@@ -119,7 +133,7 @@ def describe(group: str, spec: PaperSpec) -> str:
         "enemy": f"paper {paper} may hold only one item of enemy group {key}",
         "item_set": f"paper {paper} must hold item set {key} whole or not at all",
         "include": f"anchor item {key} must stand in paper {paper}",
-        "overlap": f"papers {paper} must keep within their overlap limit",
+        "overlap": _overlap_sentence(paper.split(","), spec),
         "item_use": "no item may be used in more new papers than allowed",
         "parallel": f"papers must stay within {spec.information.parallel_band if spec.information else 0:.0%}"
                     f" of each other's information at {paper}",

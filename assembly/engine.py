@@ -15,6 +15,7 @@ import pandas as pd
 
 from assembly.bank import Pool, eligible_pool
 from assembly.build import build_model
+from assembly.decompose import decomposable, solve_by_decomposition
 from assembly.diagnose import deletion_filter, describe, precheck
 from assembly.errors import RejectedSolution
 from assembly.result import AssemblyResult, Form
@@ -75,12 +76,18 @@ def assemble(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | Path,
             conflicts=[f.constraint for f in findings if f.constraint != "bank"],
             message="the pre-check found the bank short of what the spec demands")
     started = time.perf_counter()
-    start = warm_start(pool, spec, WARM_START_SHARE * spec.solver.time_limit) \
-        if spec.solver.warm_start else None
+    deadline = started + spec.solver.time_limit
+    if spec.solver.decompose and spec.solver.name == "highs" and decomposable(spec):
+        decomposed = solve_by_decomposition(pool, spec)
+        if decomposed is not None:
+            return accept(items, spec, pool, decomposed, 0.0)
+    budget = max(MIN_SOLVE_SECONDS, deadline - time.perf_counter())
+    start = warm_start(pool, spec, WARM_START_SHARE * budget) if spec.solver.warm_start else None
     model = build_model(pool, spec)
     build_time = time.perf_counter() - started
-    remaining = max(MIN_SOLVE_SECONDS, spec.solver.time_limit - build_time)
+    remaining = max(MIN_SOLVE_SECONDS, deadline - time.perf_counter())
     outcome = run_solver(model, spec.solver.model_copy(update={"time_limit": remaining}), start)
+    outcome.trajectory = [(seconds + build_time, value) for seconds, value in outcome.trajectory]
     if outcome.status == "infeasible":
         conflicts, complete = deletion_filter(model, spec.solver)
         note = "" if complete else " (search cut short: the set may not be minimal)"

@@ -79,6 +79,14 @@ class AssemblyModel:
         return problem
 
 
+def overlap_group(papers: Sequence[str]) -> str:
+    """The name of an overlap requirement among the listed papers, e.g. ``overlap[main-1,main-2]``.
+    The verifier names each pair of papers the same way, so a diagnosis and a failed check read
+    alike; a row that covers several papers at once (an item used by at most one of them) lists
+    them all."""
+    return f"overlap[{','.join(papers)}]"
+
+
 def family(group: str) -> str:
     """The constraint family of a group name: ``blueprint[main-2][B-02]`` → ``blueprint``."""
     return group.split("[", 1)[0]

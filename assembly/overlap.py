@@ -19,7 +19,7 @@ from itertools import combinations
 
 import pulp
 
-from assembly.model import AssemblyModel
+from assembly.model import AssemblyModel, overlap_group
 
 
 def _pair_limit(model: AssemblyModel, p: int, q: int, limit: int) -> None:
@@ -30,7 +30,7 @@ def _pair_limit(model: AssemblyModel, p: int, q: int, limit: int) -> None:
         w = model.problem.add_variable(f"w_{p}_{q}_{i}", lowBound=0)
         model.define(w >= model.x[p][i] + model.x[q][i] - 1)
         shared.append(w)
-    model.require(f"overlap[{name_p},{name_q}]", pulp.lpSum(shared) <= limit)
+    model.require(overlap_group((name_p, name_q)), pulp.lpSum(shared) <= limit)
 
 
 def _main_use(model: AssemblyModel) -> list[pulp.LpAffineExpression]:
@@ -52,9 +52,10 @@ def _add_main_overlap(model: AssemblyModel) -> None:
     n_items = len(model.pool.table)
     if len(mains) < 2:
         return
+    group = overlap_group([model.form_names[f] for f in mains])
     if limit == 0:
         for i in range(n_items):
-            model.require("overlap[main,main]", model.uses(mains, i) <= 1)
+            model.require(group, model.uses(mains, i) <= 1)
         return
     if model.spec.overlap.model == "pairs":
         for p, q in combinations(mains, 2):
@@ -69,7 +70,7 @@ def _add_main_overlap(model: AssemblyModel) -> None:
             v = model.problem.add_variable(f"v_{f}_{i}", lowBound=0)
             model.define(v >= model.x[f][i] + reused[i] - 1)
             held.append(v)
-        model.require(f"overlap[{model.form_names[f]},mains]", pulp.lpSum(held) <= limit)
+        model.require(group, pulp.lpSum(held) <= limit)
 
 
 def _add_backup_overlap(model: AssemblyModel) -> None:
@@ -78,15 +79,16 @@ def _add_backup_overlap(model: AssemblyModel) -> None:
         return
     limits = model.spec.overlap
     n_items = len(model.pool.table)
+    names = model.form_names
     if limits.backup_main == 0:
         used_by_main = _main_use(model)
         if limits.backup_backup == 0:
             for i in range(n_items):
-                model.require("overlap[backup,all]", model.uses(backups, i) + used_by_main[i] <= 1)
+                model.require(overlap_group(names), model.uses(backups, i) + used_by_main[i] <= 1)
         else:
             for b in backups:
                 for i in range(n_items):
-                    model.require(f"overlap[{model.form_names[b]},main]",
+                    model.require(overlap_group([names[b]] + [names[f] for f in mains]),
                                   model.x[b][i] + used_by_main[i] <= 1)
     else:
         for b in backups:
@@ -94,7 +96,7 @@ def _add_backup_overlap(model: AssemblyModel) -> None:
                 _pair_limit(model, b, f, limits.backup_main)
     if limits.backup_backup == 0 and limits.backup_main > 0:
         for i in range(n_items):
-            model.require("overlap[backup,backup]", model.uses(backups, i) <= 1)
+            model.require(overlap_group([names[b] for b in backups]), model.uses(backups, i) <= 1)
     elif limits.backup_backup > 0:
         for p, q in combinations(backups, 2):
             _pair_limit(model, p, q, limits.backup_backup)

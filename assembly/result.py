@@ -36,7 +36,8 @@ def _plain(value: Any) -> Any:
 
 @dataclass
 class AssemblyResult:
-    """What :func:`assembly.assemble` returns; ``to_dict()`` is JSON-safe."""
+    """What :func:`assembly.assemble` returns; ``to_dict()`` is JSON-safe. ``trajectory`` lists
+    each improving paper set as (seconds since assembly began, objective)."""
 
     status: str
     forms: list[Form] = field(default_factory=list)

@@ -182,16 +182,19 @@ class Exposure(_Strict):
 
 class SolverSettings(_Strict):
     """Solver choice and limits. HiGHS is the default (see benchmarks/assembly for the figures);
-    one thread keeps runs deterministic for a seed. ``warm_start`` spends up to a third of the
-    time limit on a decomposition start; ``improve`` runs fix-and-optimise over pairs of papers
-after the full model has had 60 % of the time;
-    ``symmetry_breaking`` orders identical papers, off by default because it slowed HiGHS down."""
+    one thread keeps runs deterministic for a seed. ``decompose`` solves identical, disjoint
+    max-min papers through a shadow paper and item exchange (:mod:`assembly.decompose`) with the
+    shadow's bound; ``warm_start`` spends up to a third of the time limit on a start for the full
+    model; ``improve`` runs fix-and-optimise over pairs of papers after the full model has had
+    60 % of the time; ``symmetry_breaking`` orders identical papers, off by default because it
+    slowed HiGHS down."""
 
     name: Literal["highs", "cbc"] = "highs"
     time_limit: float = Field(default=30.0, gt=0)
     gap: float = Field(default=0.005, ge=0)
     threads: int = Field(default=1, ge=1)
     seed: int = Field(default=0, ge=0)
+    decompose: bool = True
     warm_start: bool = True
     improve: bool = True
     symmetry_breaking: bool = False
@@ -234,6 +237,12 @@ class PaperSpec(_Strict):
         if both:
             raise _Invalid("include", f"item {both[0]} is both included and excluded")
         return self
+
+    def overlap_limit(self, first: str, second: str) -> int:
+        """Most items the two named papers may share (main-main, backup-main or backup-backup)."""
+        mains = first.startswith("main") + second.startswith("main")
+        limits = self.overlap
+        return {2: limits.main_main, 1: limits.backup_main, 0: limits.backup_backup}[mains]
 
     @property
     def form_names(self) -> list[str]:

@@ -23,6 +23,7 @@ from assembly.bank import (
     under_node,
 )
 from assembly.information import expected_score, item_information
+from assembly.model import overlap_group
 from assembly.objective import theta_label
 from assembly.spec import PaperSpec, load_spec
 
@@ -109,11 +110,9 @@ def _check_sets(ledger: _Ledger, bank: pd.DataFrame, forms: Mapping[str, Sequenc
 
 
 def _check_overlap(ledger: _Ledger, forms: Mapping[str, Sequence[str]], spec: PaperSpec) -> None:
-    limits = spec.overlap
     for p, q in combinations(forms, 2):
-        mains = p.startswith("main") + q.startswith("main")
-        limit = {2: limits.main_main, 1: limits.backup_main, 0: limits.backup_backup}[mains]
-        ledger.record("", f"overlap[{p},{q}]", len(set(forms[p]) & set(forms[q])), upper=limit)
+        ledger.record("", overlap_group((p, q)), len(set(forms[p]) & set(forms[q])),
+                      upper=spec.overlap_limit(p, q))
     if spec.exposure.max_item_uses is not None:
         uses = pd.Series([i for ids in forms.values() for i in ids]).value_counts()
         item, most = _worst(uses)

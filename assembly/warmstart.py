@@ -5,7 +5,9 @@ find good papers (symmetry). Here the pool is dealt into one disjoint sub-pool p
 by item type and module and ordered by information so the sub-pools are alike; each paper is then
 assembled alone on its sub-pool (a small MIP). A second pass caps every paper at (1 + band) times
 the weakest paper's information so the start also meets the parallelism band. Disjoint papers meet
-any overlap limit, so the start is feasible for the full model, which then improves it.
+any overlap limit, so the start is feasible for the full model, which then improves it. Items
+pinned to several papers (anchors, or items the decomposition lets mains share) join those
+papers' sub-pools and must already keep within the overlap limits.
 """
 
 from __future__ import annotations
@@ -28,41 +30,53 @@ def _units(table: pd.DataFrame) -> pd.Series:
     return table["set_id"].where(table["set_id"].notna(), "item:" + table["item_id"])
 
 
-def deal_subpools(pool: Pool, spec: PaperSpec, key: np.ndarray,
-                  rng: np.random.Generator) -> list[np.ndarray]:
-    """Disjoint, alike sub-pools (one per paper); anchors go to every main paper's sub-pool."""
+def pinned_anchors(pool: Pool, spec: PaperSpec) -> np.ndarray:
+    """[paper, item]: the spec's anchor items, pinned to every main paper."""
+    anchors = pool.table["item_id"].isin(spec.include).to_numpy()
+    return np.array([anchors & name.startswith("main") for name in spec.form_names])
+
+
+def deal_subpools(pool: Pool, spec: PaperSpec, key: np.ndarray, rng: np.random.Generator,
+                  pinned: np.ndarray, dealt_to: np.ndarray) -> list[np.ndarray]:
+    """Disjoint, alike sub-pools (one per paper) of the items not pinned; each paper's pinned
+    items join its own sub-pool, and an item goes only to papers ``dealt_to`` [paper, item]
+    allows. Each stratum is dealt (per set of allowed papers) in laps of one unit per paper,
+    the best unit of a lap to the paper holding least so far (pinned items included), so papers
+    that start ahead receive less."""
     table = pool.table
     papers = len(spec.form_names)
-    anchors = table["item_id"].isin(spec.include).to_numpy()
+    anchors = pinned.any(axis=0)
     units = _units(table)
     frame = pd.DataFrame({
         "unit": units,
         "stratum": table["type"] + "|" + table["element"].str.split("-").str[0],
         "key": key,
         "tie": rng.random(len(table)),
+        "takers": ["".join("1" if allowed else "0" for allowed in column) for column in dealt_to.T],
     })[~anchors]
     by_unit = frame.groupby("unit").agg(stratum=("stratum", "first"), key=("key", "sum"),
-                                        tie=("tie", "first"))
-    owner = pd.Series(0, index=by_unit.index)
-    for _, stratum in by_unit.groupby("stratum"):
-        order = stratum.sort_values(["key", "tie"], ascending=[False, True]).index
-        lap = np.arange(len(order))
-        serpentine = np.where((lap // papers) % 2 == 0, lap % papers, papers - 1 - lap % papers)
-        owner[order] = serpentine
+                                        tie=("tie", "first"), takers=("takers", "first"))
+    owner = pd.Series(-1, index=by_unit.index)
+    held = pinned.astype(float) @ np.asarray(key, dtype=float)
+    for (_, allowed), stratum in by_unit.groupby(["stratum", "takers"]):
+        eligible = np.array([flag == "1" for flag in allowed])
+        if not eligible.any():
+            continue
+        order = stratum.sort_values(["key", "tie"], ascending=[False, True])
+        for start in range(0, len(order), int(eligible.sum())):
+            lap = order.iloc[start:start + int(eligible.sum())]
+            ranked = np.flatnonzero(eligible)[np.argsort(held[eligible], kind="stable")]
+            takers = ranked[:len(lap)]
+            owner[lap.index] = takers
+            held[takers] += lap["key"].to_numpy()
     item_owner = units.map(owner).to_numpy()
-    masks = []
-    for f, name in enumerate(spec.form_names):
-        mask = item_owner == f
-        if name.startswith("main"):
-            mask = mask | anchors
-        masks.append(mask)
-    return masks
+    return [(item_owner == f) & ~anchors | pinned[f] for f in range(papers)]
 
 
-def _single_paper_spec(spec: PaperSpec, main: bool, time_limit: float) -> PaperSpec:
+def _single_paper_spec(spec: PaperSpec, include: list[str], time_limit: float) -> PaperSpec:
     return spec.model_copy(update={
         "forms": spec.forms.model_copy(update={"main": 1, "backup": 0}),
-        "include": spec.include if main else [],
+        "include": include,
         "solver": spec.solver.model_copy(update={"time_limit": time_limit}),
     })
 
@@ -70,8 +84,7 @@ def _single_paper_spec(spec: PaperSpec, main: bool, time_limit: float) -> PaperS
 def _assemble_alone(pool: Pool, mask: np.ndarray, spec: PaperSpec,
                     band: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray | None:
     """One paper from one sub-pool; ``band`` adds floor and cap rows on information per θ."""
-    sub_pool = Pool(table=pool.table[mask].reset_index(drop=True), score=pool.score[mask])
-    model = build_model(sub_pool, spec)
+    model = build_model(pool.subset(mask), spec)
     if band is not None:
         tif = information_matrix(model)
         for k, (floor, cap) in enumerate(zip(*band, strict=True)):
@@ -86,8 +99,12 @@ def _assemble_alone(pool: Pool, mask: np.ndarray, spec: PaperSpec,
     return chosen
 
 
-def warm_start(pool: Pool, spec: PaperSpec, budget: float) -> np.ndarray | None:
-    """A feasible [paper, item] selection for the full model, or None if decomposition fails."""
+def warm_start(pool: Pool, spec: PaperSpec, budget: float, pinned: np.ndarray | None = None,
+               dealt_to: np.ndarray | None = None) -> np.ndarray | None:
+    """A feasible [paper, item] selection for the full model, or None if decomposition fails.
+    ``pinned`` [paper, item] names items a paper must hold (default: the anchors in every main);
+    they may stand in several papers, so they must already respect the overlap limits.
+    ``dealt_to`` [paper, item] limits which papers may receive an item (default: any)."""
     papers = spec.form_names
     table = pool.table
     tif = None
@@ -96,12 +113,15 @@ def warm_start(pool: Pool, spec: PaperSpec, budget: float) -> np.ndarray | None:
         key = tif.sum(axis=1)
     else:
         key = -table["exposure"].to_numpy(dtype=float)
-    masks = deal_subpools(pool, spec, key, np.random.default_rng(spec.solver.seed))
+    pinned = pinned_anchors(pool, spec) if pinned is None else pinned
+    dealt_to = np.ones(pinned.shape, dtype=bool) if dealt_to is None else dealt_to
+    masks = deal_subpools(pool, spec, key, np.random.default_rng(spec.solver.seed), pinned,
+                          dealt_to)
     per_paper = max(MIN_PAPER_SECONDS, budget / (2 * len(papers)))
-    single = {role: _single_paper_spec(spec, role, per_paper) for role in (True, False)}
+    single = [_single_paper_spec(spec, table["item_id"][row].tolist(), per_paper) for row in pinned]
     selection = []
-    for name, mask in zip(papers, masks, strict=True):
-        chosen = _assemble_alone(pool, mask, single[name.startswith("main")], None)
+    for f, mask in enumerate(masks):
+        chosen = _assemble_alone(pool, mask, single[f], None)
         if chosen is None:
             return None
         selection.append(chosen)
@@ -111,10 +131,10 @@ def warm_start(pool: Pool, spec: PaperSpec, budget: float) -> np.ndarray | None:
     achieved = np.array([tif[chosen].sum(axis=0) for chosen in selection])
     floor = achieved.min(axis=0)
     band = (floor, (1 + target.parallel_band) * floor * (1 - 1e-6))
-    for f, name in enumerate(papers):
+    for f in range(len(papers)):
         if np.all(achieved[f] <= band[1]):
             continue
-        chosen = _assemble_alone(pool, masks[f], single[name.startswith("main")], band)
+        chosen = _assemble_alone(pool, masks[f], single[f], band)
         if chosen is None:
             return None
         selection[f] = chosen

@@ -14,8 +14,10 @@ BLUEPRINT = [{"node": module, "weight": weight, "tolerance": 2}
 
 
 def problem(name: str, solver: str, time_limit: float, *, band: float | None = None,
-            warm_start: bool = True, improve: bool = True) -> tuple[int, dict[str, Any]]:
-    """(bank size, spec) for one standard problem; 60-item, 100-point papers, max-min TIF."""
+            tuned: bool = True) -> tuple[int, dict[str, Any]]:
+    """(bank size, spec) for one standard problem; 60-item, 100-point papers, max-min TIF.
+    ``tuned`` switches on decomposition, warm start and improvement; off, the solver gets the
+    straightforward simultaneous model alone."""
     forms, overlap, bank_size = {"main": 4, "backup": 2}, {}, 1000
     if name == "P1":
         forms = {"main": 1, "backup": 0}
@@ -28,6 +30,6 @@ def problem(name: str, solver: str, time_limit: float, *, band: float | None = N
         "importance": [{"levels": ["X"], "min_share": 60}],
         "information": {"objective": "maximin", "theta": [-1, 0, 1], "parallel_band": band},
         "forms": forms, "overlap": overlap,
-        "solver": {"name": solver, "time_limit": time_limit, "gap": 0.001, "warm_start": warm_start,
-                   "improve": improve},
+        "solver": {"name": solver, "time_limit": time_limit, "gap": 0.001, "decompose": tuned,
+                   "warm_start": tuned, "improve": tuned},
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from assembly import InfeasibleSpec, SpecError, assemble
+from assembly import InfeasibleSpec, SpecError, assemble, verify
 from tests.assembly.conftest import small_spec
 
 
@@ -60,3 +60,16 @@ def test_conflicting_blueprint_rules_found_after_precheck_passes(bank):
     assert result.status == "infeasible"
     assert set(result.conflicts) >= {"blueprint[main-1][A]", "blueprint[main-1][B]"}
     assert any("node A" in sentence for sentence in result.diagnosis)
+
+
+def test_overlap_findings_name_the_papers_as_the_verifier_does(bank):
+    anchors = bank[(bank["type"] == "true_false") & (bank["enemy_groups"] == "")
+                   & bank["set_id"].isna()]["item_id"].iloc[:3].tolist()
+    spec = small_spec(include=anchors, overlap={"main_main": 2}, forms={"main": 2, "backup": 0})
+    result = assemble(bank, spec)
+    assert result.status == "infeasible"
+    assert result.conflicts == ["overlap[main-1,main-2]"]
+    assert "3 anchor items stand in every main paper" in result.diagnosis[0]
+    report = verify(bank, spec, {"main-1": anchors, "main-2": anchors})
+    row = report.set_index("constraint").loc["overlap[main-1,main-2]"]
+    assert not row["ok"] and row["achieved"] == 3
