@@ -53,7 +53,7 @@ def synthetic_bank(n_items: int = 1000, rng: np.random.Generator | int | None = 
         cursor += size
         bank.loc[members, "set_id"] = f"S{s + 1:02d}"
         bank.loc[members, "element"] = bank.loc[members[0], "element"]
-    rest = order[cursor:] if cursor else order
+    rest = order[~np.isin(order, singles[:cursor])]  # enemies are drawn outside item sets
     n_pairs = min(n_enemy_pairs, len(rest) // 2)
     pairs = rng.choice(rest, size=(n_pairs, 2), replace=False) if n_pairs else np.empty((0, 2), int)
     for g, pair in enumerate(pairs):
