@@ -16,8 +16,8 @@ column counts how many mains use an item (one binary per level), and the pairs t
 Σ C(uses, 2), stay within the limit times the number of pairs: the pairwise rule summed, so
 still a relaxation, and a valid bound for both overlap formulations.
 
-Papers then come from the shadow's items (plus some slack): items the shadow shares are pinned to
-that many mains within the pairwise limit, the rest are dealt and each paper assembled alone
+Papers then follow the shadow: items it shares are pinned to that many mains within the pairwise
+limit, the rest of the pool is dealt by role and each paper assembled alone
 (:mod:`assembly.warmstart`), and item exchange (:mod:`assembly.exchange`) evens them out until
 the gap to the shadow's bound is within tolerance or time runs out. The bound reported is always
 the shadow's.
@@ -45,7 +45,6 @@ from assembly.warmstart import warm_start
 
 SHADOW_SHARE = 0.15
 DEAL_SHARE = 0.2
-DEAL_SLACK = 0.5
 MIN_STAGE_SECONDS = 1.0
 
 
@@ -181,11 +180,6 @@ class Shadow:
     lp_bound: float
 
     @property
-    def chosen(self) -> np.ndarray:
-        """Items the shadow uses at all."""
-        return np.asarray(self.uses.sum(axis=0) > 0)
-
-    @property
     def main_uses(self) -> np.ndarray:
         """How many mains use each item, where mains may share (else zeros)."""
         return self.uses[0] if self.roles[0].reuse > 1 else np.zeros(self.uses.shape[1], int)
@@ -255,30 +249,6 @@ def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
     return pinned
 
 
-def widen(pool: Pool, spec: PaperSpec, chosen: np.ndarray, slack: float) -> np.ndarray:
-    """The shadow's items plus, per item type, the ``slack`` × (places in the papers) most
-    informative other items (whole item sets): room to deal items into papers and to swap."""
-    assert spec.information is not None
-    table = pool.table
-    key = item_information(table["a"], table["b"], table["c"], spec.information.theta).sum(axis=1)
-    papers = len(spec.form_names)
-    keep = chosen.copy()
-    for section in spec.sections:
-        others = np.flatnonzero((table["type"] == section.type).to_numpy() & ~chosen)
-        quota = int(np.ceil(slack * papers * section.count))
-        keep[others[np.argsort(-key[others], kind="stable")[:quota]]] = True
-    sets = table["set_id"]
-    keep |= sets.isin(set(sets[keep].dropna())).to_numpy()
-    return keep
-
-
-def _lift(selection: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """A [paper, sub-pool item] selection as a [paper, pool item] selection."""
-    lifted = np.zeros((selection.shape[0], len(mask)), dtype=bool)
-    lifted[:, np.flatnonzero(mask)] = selection
-    return lifted
-
-
 def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     """Shadow (bound, items, roles, shared items) → shared items pinned to mains, the rest dealt
     by role and each paper assembled alone → exchange until the deadline or the gap; None when
@@ -293,16 +263,11 @@ def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     unbanded = spec.model_copy(update={"information": spec.information.model_copy(
         update={"parallel_band": None})})
     pinned = share_out(pool, spec, shadow.main_uses)
-    dealt_to = shadow.dealt_to(spec)
-    for candidates in (widen(pool, spec, shadow.chosen, DEAL_SLACK), np.ones(len(pool.table), bool)):
-        dealt = warm_start(pool.subset(candidates), unbanded, DEAL_SHARE * limit,
-                           pinned[:, candidates], dealt_to[:, candidates])
-        if dealt is not None:
-            break
-    else:
+    dealt = warm_start(pool, unbanded, DEAL_SHARE * limit, pinned, shadow.dealt_to(spec))
+    if dealt is None:
         return None
-    selection, trajectory = exchange(pool, spec, _lift(dealt, candidates), clock + limit,
-                                     shadow.bound, clock, pinned=np.any(pinned, axis=0))
+    selection, trajectory = exchange(pool, spec, dealt, clock + limit, shadow.bound, clock,
+                                     pinned=np.any(pinned, axis=0))
     if selection is None:
         return None
     objective = trajectory[-1][1]
