@@ -68,7 +68,7 @@ def seal_and_deliver(run: DemoRun, client: EngineClient) -> str:
 
 
 def sit_papers(run: DemoRun, client: EngineClient) -> str:
-    """Step 6: candidates answer the opened papers and their pretest blocks (the simulator knows the keys), the
+    """Step 6: candidates answer the opened papers, pretest section included (the simulator knows the keys), the
     engine submits, the bank scores; pretest items never count toward a result."""
     rng = np.random.default_rng(run.options.seed + 1)
     truth = run.truth.set_index("item_id")
@@ -80,7 +80,7 @@ def sit_papers(run: DemoRun, client: EngineClient) -> str:
             keys = pd.DataFrame([{"item_id": ext, "type": str(a.version.type), "key": a.version.key,
                                   "options": "".join(sorted(a.version.options or {}))}
                                  for ext, a in answerable.items()]).set_index("item_id")
-        order = opened_item_ids(opened) + [ext for ext, a in answerable.items() if a.pretest]
+        order = opened_item_ids(opened)  # the package delivers the pretest block last, as its unscored section
         items = keys.loc[order].join(truth[["a", "b", "c"]]).reset_index()
         theta = rng.normal(run.options.candidate_mean, 1.0, per_paper)
         run.sitting_theta[run.paper_name(paper_id)] = theta

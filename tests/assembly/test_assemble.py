@@ -51,8 +51,9 @@ def test_same_seed_same_papers(bank):
 
 
 def test_limited_overlap_between_mains_is_respected(bank, solver):
+    # CBC may need well past 8 s for a first paper on a loaded 2-core machine; the limit only caps a stall.
     spec = small_spec(overlap={"main_main": 4}, forms={"main": 3, "backup": 0},
-                      solver={"name": solver, "time_limit": 8})
+                      solver={"name": solver, "time_limit": 8 if solver == "highs" else 40})
     result = assemble(bank, spec)
     assert result.status in ("optimal", "feasible")
     mains = [set(f.item_ids) for f in result.forms if f.role == "main"]
