@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Path
 from sqlmodel import col, select
 
 from api.deps import ActorDep, BankDep, require
@@ -32,6 +32,13 @@ def list_users(bank: BankDep, _actor: Admin, page: PageDep) -> Page[UserPublic]:
     with bank.transaction() as session:
         rows, total = paginate(session, select(User), page, col(User.id))
         return Page(items=[UserPublic.model_validate(u) for u in rows], total=total, limit=page.limit, offset=page.offset)
+
+
+@router.post("/{name}/deactivate")
+def deactivate_user(name: Annotated[str, Path(max_length=120)], bank: BankDep, actor: Admin) -> UserPublic:
+    """Revoke a user's or exam engine's token (a lost laptop, a compromised exam site); the record stays."""
+    with bank.transaction() as session:
+        return UserPublic.model_validate(users.deactivate_user(session, actor, name))
 
 
 @router.get("/me")

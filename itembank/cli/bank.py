@@ -58,6 +58,15 @@ def users_add(ctx: typer.Context, name: str, role: Annotated[str, typer.Option("
     console.print(f"user [bold]{user.name}[/] ({user.role}) token, shown once: {token}")
 
 
+@users_app.command("deactivate")
+def users_deactivate(ctx: typer.Context, name: str) -> None:
+    """Revoke a user's or exam-engine client's token (admin); the user stays on record."""
+    c = context(ctx)
+    with c.session() as session:
+        user = users.deactivate_user(session, c.actor(session), name)
+    console.print(f"user [bold]{user.name}[/] ({user.role}) is deactivated; its token no longer works")
+
+
 @keys_app.command("rotate")
 def keys_rotate(ctx: typer.Context) -> None:
     """Retire the active signing key and make a new one (admin); packages already sealed still verify."""

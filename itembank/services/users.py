@@ -39,6 +39,27 @@ def add_user(session: Session, actor: Actor, name: str, role: Role | str) -> tup
     return user, token
 
 
+def deactivate_user(session: Session, actor: Actor, name: str) -> User:
+    """Revoke a user's or exam-engine client's token; the row stays (the ledger names it).
+
+    Takes effect for every request that starts after the commit; a package pull in flight is
+    refused too, since the handover write re-reads ``active`` under the ledger lock.
+    """
+    actor.require(Role.ADMIN, action="deactivate users")
+    user = session.exec(select(User).where(User.name == name)).first()
+    if user is None:
+        raise NotFound(f"no user '{name}'", field="name")
+    if user.name == actor.name:
+        raise ValidationError("an admin may not deactivate their own token (ask another admin)", field="name")
+    if not user.active:
+        raise Conflict(f"user '{name}' is already inactive", field="name")
+    user.active = False
+    session.add(user)
+    session.flush()
+    audit.record(session, actor.name, "user.deactivate", "user", name, {"role": user.role})
+    return user
+
+
 def authenticate(session: Session, token: str) -> Actor:
     """The actor behind a bearer token, or NotFound."""
     user = session.exec(select(User).where(User.token_hash == hash_token(token))).first()

@@ -30,6 +30,7 @@ MATRIX: list[tuple[str, str, str, frozenset[Role]]] = [
     ("POST", "/users", "/users", frozenset({R.ADMIN})),
     ("GET", "/users", "/users", frozenset({R.ADMIN})),
     ("GET", "/users/me", "/users/me", EVERYONE),
+    ("POST", "/users/{name}/deactivate", "/users/nobody/deactivate", frozenset({R.ADMIN})),
     ("POST", "/blueprints", "/blueprints", MANAGERS),
     ("GET", "/blueprints", "/blueprints", STAFF),
     ("GET", "/blueprints/{blueprint_id}", "/blueprints/999999", STAFF),

@@ -52,3 +52,17 @@ def test_signing_keys_rotate_only_for_admins_and_are_listed(tmp_path: Path) -> N
     assert first.returncode == second.returncode == 0 and first.stdout != second.stdout
     listed = run(tmp_path, "keys", "list").stdout
     assert listed.count("retired") == 1 and listed.count("active") == 1
+
+
+def test_an_admin_revokes_a_client_token_and_the_cli_stops_acting_for_it(tmp_path: Path) -> None:
+    run(tmp_path, "init")
+    run(tmp_path, "users", "add", "lin", "--role", "bank_manager")
+    run(tmp_path, "clients", "add", "centre-01")
+    assert run(tmp_path, "--actor", "lin", "users", "deactivate", "centre-01").returncode == 4
+    revoked = run(tmp_path, "users", "deactivate", "centre-01")
+    assert revoked.returncode == 0 and "deactivated" in revoked.stdout
+    again = run(tmp_path, "users", "deactivate", "centre-01")
+    assert again.returncode == 5 and "already inactive" in again.stderr
+    assert run(tmp_path, "users", "deactivate", "lin").returncode == 0
+    gone = run(tmp_path, "--actor", "lin", "keys", "list")
+    assert gone.returncode == 3 and "no active user 'lin'" in gone.stderr
