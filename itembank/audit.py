@@ -7,10 +7,11 @@ inserting a row behind the application's back breaks the chain at that row. The 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from itembank.hashing import content_hash
@@ -20,20 +21,13 @@ from itembank.models.base import as_utc, utcnow
 GENESIS = "0" * 64
 
 
-def _event_hash(event: AuditEvent) -> str:
-    at = as_utc(event.at)
-    return content_hash(
-        {
-            "seq": event.seq,
-            "at": at.isoformat() if at else None,
-            "actor": event.actor,
-            "action": event.action,
-            "entity_type": event.entity_type,
-            "entity_id": event.entity_id,
-            "payload_hash": event.payload_hash,
-            "prev_hash": event.prev_hash,
-        }
-    )
+_HASHED = ("seq", "at", "actor", "action", "entity_type", "entity_id", "payload_hash", "prev_hash")
+
+
+def _event_hash(fields: Mapping[str, Any]) -> str:
+    """The chain hash of one event, from its row (a mapping of the hashed columns)."""
+    at = as_utc(fields["at"])
+    return content_hash({**{name: fields[name] for name in _HASHED}, "at": at.isoformat() if at else None})
 
 
 @dataclass(frozen=True)
@@ -60,31 +54,25 @@ def lock_head(session: Session) -> AuditHead:
     return head
 
 
-def record_many(session: Session, entries: Sequence[Entry], head: AuditHead | None = None) -> list[AuditEvent]:
+def record_many(session: Session, entries: Sequence[Entry], head: AuditHead | None = None) -> None:
     """Append events in order in the caller's transaction, taking the head lock once for all.
 
     ``head`` is the caller's own :func:`lock_head` result when it already holds the lock.
     """
     head = head or lock_head(session)
-    events = []
+    rows: list[dict[str, Any]] = []
     for entry in entries:
-        event = AuditEvent(
-            seq=head.seq + 1,
-            at=utcnow(),
-            actor=entry.actor,
-            action=entry.action,
-            entity_type=entry.entity_type,
-            entity_id=str(entry.entity_id),
-            payload_hash=content_hash(entry.payload),
-            prev_hash=head.hash,
-            hash="",
-        )
-        event.hash = _event_hash(event)
-        head.seq, head.hash = event.seq, event.hash
-        events.append(event)
-    session.add_all(events)
+        row: dict[str, Any] = {
+            "seq": head.seq + 1, "at": utcnow(), "actor": entry.actor, "action": entry.action,
+            "entity_type": entry.entity_type, "entity_id": str(entry.entity_id),
+            "payload_hash": content_hash(entry.payload), "prev_hash": head.hash,
+        }
+        row["hash"] = _event_hash(row)
+        head.seq, head.hash = row["seq"], row["hash"]
+        rows.append(row)
+    if rows:  # one multi-row INSERT: a pull storm appends hundreds per transaction
+        session.execute(insert(AuditEvent), rows)
     session.add(head)
-    return events
 
 
 def record(
@@ -94,9 +82,9 @@ def record(
     entity_type: str,
     entity_id: str | int,
     payload: Any = None,
-) -> AuditEvent:
+) -> None:
     """Append one event to the ledger in the caller's transaction."""
-    return record_many(session, [Entry(actor, action, entity_type, entity_id, payload)])[0]
+    record_many(session, [Entry(actor, action, entity_type, entity_id, payload)])
 
 
 @dataclass(frozen=True)
@@ -128,7 +116,7 @@ def verify(session: Session, batch: int = 5000) -> LedgerCheck:
                 return LedgerCheck(False, count, expected_seq, f"event {expected_seq} is missing (next is {event.seq})")
             if event.prev_hash != prev_hash:
                 return LedgerCheck(False, count, event.seq, "its previous-hash does not match the event before it")
-            if _event_hash(event) != event.hash:
+            if _event_hash({name: getattr(event, name) for name in _HASHED}) != event.hash:
                 return LedgerCheck(False, count, event.seq, "its content does not match its hash (edited)")
             prev_hash, expected_seq, count, last = event.hash, expected_seq + 1, count + 1, event.seq
     head = session.get(AuditHead, 1)

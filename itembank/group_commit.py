@@ -1,80 +1,88 @@
-"""Group commit: concurrent callers' ledger records share one transaction, each still waits for its own.
+"""Group commit: concurrent requests' ledger records share one transaction, each still waits for its own.
 
 Why: a pull must be in the handover ledger before its package leaves the bank, and the audit
 ledger's head row serialises every append. One transaction per pull therefore caps delivery at one
-commit (one fsync on PostgreSQL) per pull, however many engines ask at once. Here the first caller to
-arrive writes everything queued so far in one transaction while later callers queue behind it; the
-first of those then writes the next batch. No caller returns before the transaction holding its
-record has committed, so the guarantee "logged before delivered" is unchanged, and no background
-thread exists to be lost on shutdown.
+commit (one fsync on PostgreSQL) per pull, however many engines ask at once. Here requests on one
+event loop queue their records; while one batch is being written (in a worker thread, so the loop
+keeps serving), the next requests queue behind it and go together in the next batch. No caller
+returns before the transaction holding its record has committed, so the guarantee "logged before
+delivered" is unchanged. The writer task exists only while records wait: nothing to stop on shutdown.
 """
 
 from __future__ import annotations
 
-import threading
+import asyncio
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
+from anyio import to_thread
+
 Record = TypeVar("Record")
+Result = TypeVar("Result")
 
-#: Writes one batch in one transaction; returns, per record and in order, None (written) or the
-#: exception that caller must see (e.g. a refusal decided under the ledger lock).
-BatchWriter = Callable[[list[Record]], Sequence[Exception | None]]
-
-
-@dataclass(eq=False)
-class _Slot(Generic[Record]):
-    record: Record
-    wake: threading.Event = field(default_factory=threading.Event)
-    leads: bool = False
-    done: bool = False
-    error: BaseException | None = None
+#: Writes one batch in one transaction; returns, per record and in order, what that caller gets
+#: back, or the exception it must see (e.g. a refusal decided under the ledger lock).
+BatchWriter = Callable[[list[Record]], Sequence[Result | Exception]]
 
 
-class GroupCommit(Generic[Record]):
-    """Hand records to :meth:`submit` from many threads; one batch is written at a time, in arrival order."""
+class GroupCommit(Generic[Record, Result]):
+    """Await :meth:`submit` from many requests of one event loop; batches are written one at a time, in arrival order."""
 
-    def __init__(self, write: BatchWriter[Record], *, max_batch: int = 256) -> None:
+    def __init__(self, write: BatchWriter[Record, Result], *, max_batch: int = 256) -> None:
         if max_batch < 1:
             raise ValueError("max_batch must be at least 1")
         self._write = write
         self._max_batch = max_batch
-        self._mutex = threading.Lock()
-        self._queue: list[_Slot[Record]] = []
-        self._leading = False
+        self._queue: list[tuple[Record, asyncio.Future[Result | BaseException]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
-    def submit(self, record: Record) -> None:
-        """Return once ``record`` is committed; raise what the writer decided for it, or the batch's failure."""
-        slot = _Slot(record)
-        with self._mutex:
-            self._queue.append(slot)
-            slot.leads = not self._leading
-            self._leading = True
-        if not slot.leads:
-            slot.wake.wait()  # set when our batch is done, or when we are promoted to write the next one
-        if not slot.done:
-            self._write_next_batch()
-        if slot.error is not None:
-            raise slot.error
+    async def submit(self, record: Record) -> Result:
+        """Once ``record`` is committed, what the writer returned for it; or raise what it decided for
+        it, or the batch's failure.
 
-    def _write_next_batch(self) -> None:
-        """Write the head of the queue (the leader's own slot is first), then promote the next waiter."""
-        with self._mutex:
-            batch = self._queue[: self._max_batch]
-            del self._queue[: self._max_batch]
+        A caller cancelled while it waits (a client that hung up) leaves its record in the batch: the
+        record is written all the same, it is only not waited for.
+        """
+        future: asyncio.Future[Result | BaseException] = asyncio.get_running_loop().create_future()
+        self._queue.append((record, future))
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._drain())
+        outcome = await asyncio.shield(future)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    async def _drain(self) -> None:
+        """Write the queue batch by batch until it is empty; every waiter hears its own outcome."""
         try:
-            outcomes: Sequence[BaseException | None] = self._write([slot.record for slot in batch])
-            if len(outcomes) != len(batch):
-                raise RuntimeError(f"the batch writer answered {len(outcomes)} outcomes for {len(batch)} records")
-        except BaseException as failure:  # every caller in the batch must hear of it, not only the leader
-            outcomes = [failure] * len(batch)
-        for slot, outcome in zip(batch, outcomes, strict=True):
-            slot.error, slot.done = outcome, True
-            slot.wake.set()
-        with self._mutex:
-            if self._queue:
-                self._queue[0].leads = True
-                self._queue[0].wake.set()
-            else:
-                self._leading = False
+            while self._queue:
+                batch = self._queue[: self._max_batch]
+                del self._queue[: self._max_batch]
+                try:
+                    outcomes = await to_thread.run_sync(self._write_batch, [record for record, _ in batch])
+                except asyncio.CancelledError:  # the loop is shutting down: the batch is not known to be written
+                    self._queue[:0] = batch
+                    raise
+                self._settle(batch, outcomes)
+        finally:
+            self._writer = None
+            if self._queue:  # stopped by cancellation with records unwritten or still queued
+                pending, self._queue = self._queue, []
+                self._settle(pending, [RuntimeError("the bank stopped before this record was written")] * len(pending))
+
+    def _write_batch(self, records: list[Record]) -> Sequence[Result | BaseException]:
+        """The writer's outcomes, or its failure for every record of the batch."""
+        try:
+            outcomes: Sequence[Result | BaseException] = self._write(records)
+        except Exception as failure:  # noqa: BLE001 - every caller in the batch must hear of it
+            return [failure] * len(records)
+        if len(outcomes) != len(records):
+            return [RuntimeError(f"the batch writer answered {len(outcomes)} outcomes for {len(records)} records")] * len(records)
+        return outcomes
+
+    @staticmethod
+    def _settle(batch: list[tuple[Record, asyncio.Future[Result | BaseException]]],
+                outcomes: Sequence[Result | BaseException]) -> None:
+        for (_, future), outcome in zip(batch, outcomes, strict=True):
+            if not future.done():
+                future.set_result(outcome)

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, update
+from sqlalchemy import and_, insert, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
@@ -461,37 +461,69 @@ def check_pull(session: Session, engine_actor: Actor, paper_id: int) -> Pull:
     return Pull(engine_actor.name, paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
 
 
-def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[DeliveryRefused | None]:
-    """Write checked pulls as handovers and ledger events in the caller's transaction, in one go.
+def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[Pull | DeliveryRefused]:
+    """Write judged pulls as handovers and ledger events in the caller's transaction, in one go.
 
-    The ledger head is locked first and each package's ``active`` flag read after it, so a pull
-    recorded here was deliverable at a point in the ledger's order: a leak report that invalidated
-    the package in between turns the pull into a logged refusal (returned, not raised, so that the
-    other pulls of the batch still commit).
+    The ledger head is locked first, and the whole decision is taken again after that lock from
+    what the database holds now: the engine is still an active exam engine, its paper is still
+    deliverable, and the paper's newest active package still lists the engine. A pull recorded
+    here was therefore allowed at a point in the ledger's order, however old the judgement it
+    carries (the API reuses judgements for a few seconds under a pull storm). If the paper was
+    re-sealed since (a damaged package re-released), the pull is recorded for, and returned with,
+    the new package. One that no longer passes, say a leak report withdrew the package, becomes a
+    logged refusal (returned, not raised, so that the other pulls of the batch still commit).
     """
     head = audit.lock_head(session)
-    active = set(session.exec(
-        select(SealedPaper.id).where(col(SealedPaper.id).in_({p.sealed_id for p in pulls}), col(SealedPaper.active).is_(True))
+    live_engines = set(session.exec(
+        select(User.name).where(col(User.name).in_({p.engine for p in pulls}), col(User.active).is_(True),
+                                User.role == Role.EXAM_ENGINE.value)
     ).all())
-    outcomes: list[DeliveryRefused | None] = []
+    current: dict[int, SealedPaper] = {}
+    for sealed in session.exec(
+        select(SealedPaper).join(Paper, col(Paper.id) == SealedPaper.paper_id)
+        .options(defer(SealedPaper.package))  # type: ignore[arg-type]
+        .where(col(SealedPaper.paper_id).in_({p.paper_id for p in pulls}), col(SealedPaper.active).is_(True),
+               col(Paper.status).in_([s.value for s in DELIVERABLE]))
+        .order_by(col(SealedPaper.id))
+    ).all():
+        current[sealed.paper_id] = sealed  # the newest active package of each paper wins
+    outcomes: list[Pull | DeliveryRefused] = []
+    handovers: list[dict[str, Any]] = []
     entries: list[audit.Entry] = []
+    now = utcnow()
     for pull in pulls:
-        if pull.sealed_id in active:
-            session.add(Handover(paper_id=pull.paper_id, sealed_id=pull.sealed_id, client=pull.engine, action="pull",
-                                 content_hash=pull.content_hash))
+        outcome = _redecide(pull, live_engines, current.get(pull.paper_id))
+        row = {"paper_id": pull.paper_id, "client": pull.engine, "at": now}
+        if isinstance(outcome, Pull):
+            handovers.append(row | {"sealed_id": outcome.sealed_id, "action": "pull", "content_hash": outcome.content_hash,
+                                    "detail": ""})
             entries.append(audit.Entry(pull.engine, "paper.pull", "paper", pull.paper_id,
-                                       {"sealed_id": pull.sealed_id, "content_hash": pull.content_hash}))
-            outcomes.append(None)
-            continue
-        refusal = DeliveryRefused(f"the sealed package of paper {pull.paper_id} was withdrawn while it was being pulled",
-                                  reason="not_sealed", field="paper_id")
-        session.add(Handover(paper_id=pull.paper_id, sealed_id=pull.sealed_id, client=pull.engine, action="refused",
-                             detail=f"pull: not_sealed: {refusal}"))
-        entries.append(audit.Entry(pull.engine, "paper.pull.refused", "paper", pull.paper_id,
-                                   {"sealed_id": pull.sealed_id, "reason": "not_sealed"}))
-        outcomes.append(refusal)
+                                       {"sealed_id": outcome.sealed_id, "content_hash": outcome.content_hash}))
+        else:
+            handovers.append(row | {"sealed_id": pull.sealed_id, "action": "refused", "content_hash": "",
+                                    "detail": f"pull: {outcome.reason}: {outcome}"})
+            entries.append(audit.Entry(pull.engine, "paper.pull.refused", "paper", pull.paper_id,
+                                       {"sealed_id": pull.sealed_id, "reason": outcome.reason}))
+        outcomes.append(outcome)
+    session.execute(insert(Handover), handovers)  # rows, not objects: hundreds per batch under a pull storm
     audit.record_many(session, entries, head)
     return outcomes
+
+
+def _redecide(pull: Pull, live_engines: set[str], sealed: SealedPaper | None) -> Pull | DeliveryRefused:
+    """The pull as it may go out now (perhaps of a newer package), or why it may not."""
+    if pull.engine not in live_engines:
+        return DeliveryRefused(f"engine {pull.engine!r} is no longer an active exam-engine client",
+                               reason="engine_inactive", field="authorization")
+    if sealed is None:
+        return DeliveryRefused(f"the sealed package of paper {pull.paper_id} was withdrawn while it was being pulled",
+                               reason="not_sealed", field="paper_id")
+    if pull.engine not in sealed.engines:
+        return DeliveryRefused(f"engine {pull.engine!r} is not allowed to pull paper {pull.paper_id} as re-sealed",
+                               reason="engine_not_allowed", field="engine_id")
+    if sealed.id == pull.sealed_id:
+        return pull
+    return Pull(pull.engine, pull.paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
 
 
 def _package(session: Session, sealed_id: int) -> dict[str, Any]:
@@ -521,11 +553,10 @@ def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[s
     The one-call form for scripts and tests; the API checks and records separately so that
     concurrent pulls share one ledger transaction (``itembank.group_commit``).
     """
-    pull = check_pull(session, engine_actor, paper_id)
-    refusal = record_pulls(session, [pull])[0]
-    if refusal is not None:
-        raise refusal
-    return _package(session, pull.sealed_id)
+    outcome = record_pulls(session, [check_pull(session, engine_actor, paper_id)])[0]
+    if isinstance(outcome, DeliveryRefused):
+        raise outcome
+    return _package(session, outcome.sealed_id)
 
 
 def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datetime | None = None) -> str:

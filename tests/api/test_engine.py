@@ -5,23 +5,24 @@ Every refusal must reach the engine as 403 JSON and still be in the handover rec
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import copy
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
-from sqlmodel import select
+from sqlmodel import Session, col, select
 
-from api.routes.engine import pull_package
 from itembank import audit
 from itembank.db import transaction
 from itembank.hashing import canonical_json
 from itembank.models import AuditEvent, Handover, Role
 from itembank.sealing import SealedPackage, TamperedPackage, load_public_key, open_sealed, verify
+from itembank.services import delivery
 from itembank.services.actors import Actor
 from itembank.services.users import add_user
 from tests.api.conftest import seal_window
@@ -138,18 +139,91 @@ def test_responses_are_scored_by_the_bank_and_a_retry_is_harmless(client: TestCl
     assert {r["person_id"]: r["raw"] for r in rescored} == {"c1": 18, "c2": 6}
 
 
-def test_concurrent_pulls_are_each_in_the_ledger_before_their_bytes_leave(engine: Engine, client: TestClient,
-                                                                          auth: Auth, sealed_paper: int) -> None:
-    """Pulls from many threads share ledger transactions (group commit) yet each one is recorded once."""
-    bank = client.app.state.bank  # type: ignore[attr-defined]
-    engine1 = Actor("engine1", Role.EXAM_ENGINE)
-    with ThreadPoolExecutor(12) as pool:
-        bodies = list(pool.map(lambda _: pull_package(sealed_paper, bank, engine1).body, range(36)))
+def test_concurrent_pulls_are_each_in_the_ledger_before_their_bytes_leave(engine: Engine, client: TestClient, auth: Auth,
+                                                                          sealed_paper: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    """36 requests at once share ledger transactions (group commit) yet each one is recorded once."""
+    headers = auth("engine1")
+    batches: list[int] = []
+    record_pulls = delivery.record_pulls
+
+    def counted(session: Session, pulls: list[delivery.Pull]) -> list[delivery.DeliveryRefused | None]:
+        batches.append(len(pulls))
+        return record_pulls(session, pulls)
+
+    monkeypatch.setattr(delivery, "record_pulls", counted)
+
+    async def storm() -> list[httpx.Response]:
+        transport = httpx.ASGITransport(app=client.app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bank", headers=headers) as engine_client:
+            return await asyncio.gather(*(engine_client.get(f"/engine/papers/{sealed_paper}/package") for _ in range(36)))
+
+    responses = asyncio.run(storm())
+    assert {r.status_code for r in responses} == {200}
     package, public = _pull(client, auth, sealed_paper)
-    assert set(bodies) == {canonical_json(package)}
+    assert {r.content for r in responses} == {canonical_json(package)}
     verify(SealedPackage.from_dict(package), public)
     with transaction(engine) as session:
         pulls = session.exec(select(Handover).where(Handover.action == "pull")).all()
         events = session.exec(select(AuditEvent).where(AuditEvent.action == "paper.pull")).all()
         assert len(pulls) == len(events) == 37
         assert audit.verify(session).ok
+    assert sum(batches) == 37 and len(batches) < 37, f"pulls waiting on a write should share it: {batches}"
+
+
+def test_a_revoked_engine_token_stops_pulling_at_once_though_its_last_pull_was_remembered(
+        engine: Engine, client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    """The pull reuses authentication for a few seconds; the ledger write re-reads it, so revocation wins."""
+    url = f"/engine/papers/{sealed_paper}/package"
+    assert client.get(url, headers=auth("engine1")).status_code == 200
+    revoked = client.post("/users/engine1/deactivate", headers=auth("admin"))
+    assert revoked.status_code == 200 and revoked.json()["active"] is False
+    refused = client.get(url, headers=auth("engine1"))
+    assert refused.status_code == 403 and refused.json()["field"] == "authorization", refused.text
+    assert client.get(url, headers=auth("engine1")).status_code == 401  # and then the token is unknown
+    assert client.get("/users/me", headers=auth("engine1")).status_code == 401
+    with transaction(engine) as session:
+        handovers = session.exec(select(Handover).order_by(col(Handover.id))).all()
+        assert [h.action for h in handovers][-2:] == ["pull", "refused"]
+        assert "engine_inactive" in (handovers[-1].detail or "")
+        assert audit.verify(session).ok
+
+
+def test_a_package_withdrawn_after_a_remembered_pull_is_refused_and_logged(
+        engine: Engine, client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    url = f"/engine/papers/{sealed_paper}/package"
+    assert client.get(url, headers=auth("engine1")).status_code == 200
+    with transaction(engine) as session:
+        assert delivery.invalidate_sealed(session, sealed_paper) == 1
+    refused = client.get(url, headers=auth("engine1"))
+    assert refused.status_code == 403 and refused.json()["field"] == "paper_id", refused.text
+    with transaction(engine) as session:
+        assert [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()][-2:] == ["pull", "refused"]
+
+
+def test_user_deactivation_is_admin_only_named_and_not_repeated(client: TestClient, auth: Auth) -> None:
+    assert client.post("/users/nobody/deactivate", headers=auth("admin")).json()["field"] == "name"
+    assert client.post("/users/admin/deactivate", headers=auth("admin")).status_code == 422
+    assert client.post("/users/writer/deactivate", headers=auth("admin")).status_code == 200
+    again = client.post("/users/writer/deactivate", headers=auth("admin"))
+    assert again.status_code == 409 and again.json()["field"] == "name"
+
+
+def test_the_express_lane_answers_a_remembered_pull_as_the_full_route_does(
+        engine: Engine, client: TestClient, auth: Auth, sealed_paper: int) -> None:
+    """First pull: full app (judged and remembered). Second: the lane. Same bytes, same headers, both logged."""
+    url = f"/engine/papers/{sealed_paper}/package"
+    bank = client.app.state.bank  # type: ignore[attr-defined]
+    full = client.get(url, headers=auth("engine1"))
+    assert ("engine1", sealed_paper) in bank.decisions.pulls
+    lane = client.get(url, headers=auth("engine1"))
+    assert lane.status_code == full.status_code == 200
+    assert lane.content == full.content
+    assert lane.headers["content-type"] == full.headers["content-type"] == "application/json"
+    # not remembered: another paper id, a query, a bad scheme; each goes to the app and gets its answer
+    assert client.get("/engine/papers/999999/package", headers=auth("engine1")).status_code == 404
+    assert client.get(f"{url}?x=1", headers=auth("engine1")).status_code == 200
+    assert client.get(url, headers={"Authorization": "Basic x"}).status_code == 401
+    assert client.get(url, headers=auth("manager")).status_code == 403
+    with transaction(engine) as session:
+        actions = [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()]
+    assert actions == ["pull", "pull", "refused", "pull"]

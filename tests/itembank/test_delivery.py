@@ -218,7 +218,7 @@ def test_a_package_withdrawn_between_check_and_record_is_a_logged_refusal(engine
     seal(engine, bank["manager"], paper_id)
     with transaction(engine) as session:
         early, late = (delivery.check_pull(session, bank["engine1"], paper_id) for _ in range(2))
-        assert delivery.record_pulls(session, [early]) == [None]
+        assert delivery.record_pulls(session, [early]) == [early]
     with transaction(engine) as session:
         delivery.invalidate_sealed(session, paper_id)
     with transaction(engine) as session:
@@ -229,6 +229,24 @@ def test_a_package_withdrawn_between_check_and_record_is_a_logged_refusal(engine
         actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()]
         assert actions[-2:] == ["paper.pull", "paper.pull.refused"]
         assert audit.verify(session).ok
+
+
+def test_a_pull_judged_before_a_reseal_is_recorded_for_the_new_package(engine: Engine, bank: dict[str, Actor]) -> None:
+    """A damaged package re-released between judgement and record: the engine gets the new one."""
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        judged = delivery.check_pull(session, bank["engine1"], paper_id)
+    seal(engine, bank["manager"], paper_id)
+    with transaction(engine) as session:
+        (delivered,) = delivery.record_pulls(session, [judged])
+        newest = session.exec(select(SealedPaper).where(SealedPaper.paper_id == paper_id, col(SealedPaper.active).is_(True))
+                              .order_by(col(SealedPaper.id).desc())).first()
+    assert isinstance(delivered, delivery.Pull) and newest is not None
+    assert (delivered.sealed_id, delivered.content_hash) == (newest.id, newest.content_hash) != (judged.sealed_id, judged.content_hash)
+    with transaction(engine) as session:
+        (handover,) = session.exec(select(Handover).where(Handover.action == "pull")).all()
+        assert handover.sealed_id == newest.id
 
 
 def _race(engine: Engine, work: list[Any]) -> list[BaseException | None]:
