@@ -4,7 +4,7 @@
 
 Seeds a bank (the sample bank's items, reviewed to active, one paper sealed for every client),
 starts ``itembank serve`` on 127.0.0.1 at a free port, lets ``--clients`` concurrent engines
-(one ``httpx.AsyncClient`` each, with its own token) pull the package ``--pulls`` times, and reports
+(one aiohttp session and connection each, with its own token) pull the package ``--pulls`` times, and reports
 p50/p99/max latency, throughput, errors and the server's CPU time per pull as JSON, one report per
 ``--interval`` given (seconds between one client's pulls; 0 is the back-to-back worst case).
 Target: p99 < 50 ms, no errors. The CPU per pull is the figure that survives a noisy machine:
@@ -27,6 +27,7 @@ import time
 from datetime import timedelta
 from pathlib import Path
 
+import aiohttp
 import httpx
 import numpy as np
 import psutil
@@ -116,18 +117,23 @@ async def engine_client(base: str, token: str, paper_id: int, schedule: list[flo
                         latencies: list[float], errors: list[str]) -> None:
     """One exam engine: its own connection and token, one untimed warm-up pull, then a timed pull at
     each ``schedule`` offset (seconds after the start; all zeros means back to back)."""
-    async with httpx.AsyncClient(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as client:
-        await client.get(f"/engine/papers/{paper_id}/package")
+    url = f"{base}/engine/papers/{paper_id}/package"
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
+                                     connector=aiohttp.TCPConnector(limit=1),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
+        async with client.get(url) as warm_up:
+            await warm_up.read()
         await start.wait()  # every client connected and warmed up before the gun
         started = time.perf_counter()
         for offset in schedule:
             await asyncio.sleep(max(0.0, offset - (time.perf_counter() - started)))
             began = time.perf_counter()
             try:
-                response = await client.get(f"/engine/papers/{paper_id}/package")
-                if response.status_code != 200:
-                    errors.append(f"HTTP {response.status_code}: {response.text[:120]}")
-            except httpx.HTTPError as error:
+                async with client.get(url) as response:
+                    body = await response.read()
+                    if response.status != 200:
+                        errors.append(f"HTTP {response.status}: {body[:120]!r}")
+            except (aiohttp.ClientError, TimeoutError) as error:
                 errors.append(f"{type(error).__name__}: {error}")
             latencies.append(time.perf_counter() - began)
 
