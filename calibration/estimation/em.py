@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from calibration.config import CalibrationConfig
 from calibration.estimation.design import Design, e_step, log_tables
-from calibration.estimation.mstep import log_prior, m_step
+from calibration.estimation.mstep import MStepPlan, log_prior, m_step
 from calibration.estimation.parameters import ModelState
 from calibration.irt import FloatArray
 from calibration.quadrature import Quadrature
@@ -78,13 +78,14 @@ class _EMMap:
                  trace: EMTrace, bar: tqdm, workers: Executor | None) -> None:
         self.state, self.design, self.quadrature, self.config = state, design, quadrature, config
         self.trace, self.bar, self.workers = trace, bar, workers
+        self.plan = MStepPlan.build(state, design, quadrature.z.size)
 
     def __call__(self, x: FloatArray) -> tuple[FloatArray, float]:
         self.state.unpack(x)
         tables = log_tables(self.state, self.design, self.quadrature)
         counts = e_step(self.design, tables, self.quadrature, self.workers)
         objective = counts.loglik + log_prior(self.state, self.config)
-        m_step(self.state, counts, tables.nodes, self.design.layout, self.config)
+        m_step(self.state, counts, tables.nodes, self.plan, self.config)
         self.trace.n_iter += 1
         self.trace.objective.append(objective)
         self.bar.update(1)

@@ -17,7 +17,8 @@ import numpy as np
 from scipy.special import expit
 
 from calibration.config import CalibrationConfig, LogNormalPrior
-from calibration.estimation.design import ColumnLayout, ExpectedCounts
+from calibration.estimation.design import ColumnLayout, Design, ExpectedCounts
+from calibration.estimation.families import POLYTOMOUS
 from calibration.estimation.parameters import ItemBlock, ModelState
 from calibration.irt import FloatArray
 
@@ -26,62 +27,88 @@ _MAX_STEP = 1.0
 _MIN_SLOPE_FOR_PRIOR = 0.05
 
 
-def m_step(state: ModelState, counts: ExpectedCounts, nodes: FloatArray, layout: ColumnLayout,
+def m_step(state: ModelState, counts: ExpectedCounts, nodes: FloatArray, plan: MStepPlan,
            config: CalibrationConfig) -> None:
     """Update every free item parameter and group distribution in place."""
-    for block in state.blocks:
+    flat_nodes = nodes.reshape(-1)
+    for block, subsets in zip(state.blocks, plan.subsets, strict=True):
         if not block.free.any():
             continue
-        subsets = node_subsets(block, category_counts(block, counts, layout), nodes)
+        current = [NodeSubset(s.rows, flat_nodes[s.columns], _subset_counts(block, s, counts, plan.layout))
+                   for s in subsets]
         for _ in range(config.m_step_iterations):
-            _fisher_step(block, subsets, config)
+            _fisher_step(block, current, config)
     _update_groups(state, counts, nodes)
 
 
-def category_counts(block: ItemBlock, counts: ExpectedCounts, layout: ColumnLayout) -> FloatArray:
-    """Expected counts per item, node and category of a block: (n_items, G·Q, K)."""
-    n_items = len(block.items)
-    seen = counts.seen[:, :, block.items].reshape(-1, n_items).T
-    mask = block.category_mask
-    result = np.zeros(seen.shape + (mask.shape[1],))
-    item_pos, k = np.nonzero(mask[:, 1:])
-    columns = layout.offset[block.items[item_pos]] + k
-    result[item_pos, :, k + 1] = counts.scored[:, :, columns].reshape(-1, len(columns)).T
-    result[:, :, 0] = np.maximum(seen - result[:, :, 1:].sum(axis=2), 0.0)
-    return result
+@dataclass(frozen=True)
+class SubsetPlan:
+    """Items of a block answered by the same number of groups, and those groups' nodes.
+
+    On a multi-paper design most items are seen by one group, so leaving out the other groups'
+    nodes (all zero counts) cuts the M-step work by about the number of groups. Which group saw
+    which item is fixed by the design, so the plan is made once per fit.
+    """
+
+    rows: np.ndarray  # positions in the block
+    columns: np.ndarray  # (J_s, T_s) flat indices into the groups' nodes (G·Q)
+
+
+@dataclass(frozen=True)
+class MStepPlan:
+    """The subset plans of every model block, with the E-step's indicator-column layout."""
+
+    layout: ColumnLayout
+    subsets: list[list[SubsetPlan]]
+
+    @classmethod
+    def build(cls, state: ModelState, design: Design, n_points: int) -> MStepPlan:
+        return cls(design.layout, [_plan_block(block, design.seen_by, n_points) for block in state.blocks])
+
+
+def _plan_block(block: ItemBlock, seen_by: np.ndarray, n_points: int) -> list[SubsetPlan]:
+    groups_seen = seen_by[block.items].copy()
+    groups_seen[~groups_seen.any(axis=1), 0] = True  # an item nobody answered keeps the first group's nodes
+    n_seen = groups_seen.sum(axis=1)
+    plans = []
+    for size in np.unique(n_seen):
+        rows = np.flatnonzero(n_seen == size)
+        groups = np.nonzero(groups_seen[rows])[1].reshape(len(rows), size)
+        columns = (groups[:, :, None] * n_points + np.arange(n_points)).reshape(len(rows), -1)
+        plans.append(SubsetPlan(rows, columns))
+    return plans
 
 
 @dataclass(frozen=True)
 class NodeSubset:
-    """Items of a block seen by the same number of groups, with only those groups' nodes and counts.
-
-    On a multi-paper design most items are seen by one group, so dropping the other groups' nodes
-    (all zero counts) cuts the M-step work by about the number of groups.
-    """
+    """A subset plan with this iteration's node positions and expected counts (J_s, T_s, K)."""
 
     rows: np.ndarray
     theta: FloatArray  # (J_s, T_s)
     counts: FloatArray  # (J_s, T_s, K)
 
 
-def node_subsets(block: ItemBlock, block_counts: FloatArray, nodes: FloatArray) -> list[NodeSubset]:
-    n_groups, n_points = nodes.shape
-    mass = block_counts.sum(axis=2).reshape(len(block.items), n_groups, n_points).sum(axis=2)
-    seen_by = mass > 0
-    n_seen = np.maximum(seen_by.sum(axis=1), 1)
-    seen_by[seen_by.sum(axis=1) == 0, 0] = True
-    subsets = []
-    for size in np.unique(n_seen):
-        rows = np.flatnonzero(n_seen == size)
-        groups = np.nonzero(seen_by[rows])[1].reshape(len(rows), size)
-        columns = (groups[:, :, None] * n_points + np.arange(n_points)).reshape(len(rows), -1)
-        subsets.append(NodeSubset(rows, nodes.reshape(-1)[columns], block_counts[rows[:, None], columns]))
-    return subsets
+def _subset_counts(block: ItemBlock, plan: SubsetPlan, counts: ExpectedCounts, layout: ColumnLayout) -> FloatArray:
+    """Expected counts per item, node and category, read straight from the E-step's node-major arrays."""
+    n_nodes = counts.seen.shape[0] * counts.seen.shape[1]
+    seen = counts.seen.reshape(n_nodes, -1)
+    scored = counts.scored.reshape(n_nodes, -1)
+    items = block.items[plan.rows]
+    mask = block.category_mask[plan.rows]
+    result = np.zeros(plan.columns.shape + (mask.shape[1],))
+    for k in range(1, mask.shape[1]):
+        has = mask[:, k]
+        column = np.where(has, layout.offset[items] + k - 1, 0)
+        result[:, :, k] = np.where(has[:, None], scored[plan.columns, column[:, None]], 0.0)
+    result[:, :, 0] = np.maximum(seen[plan.columns, items[:, None]] - result[:, :, 1:].sum(axis=2), 0.0)
+    return result
 
 
 def gradient_and_information(block: ItemBlock, subset: NodeSubset) -> tuple[FloatArray, FloatArray]:
     """Per-item gradient (J_s, p) and expected information (J_s, p, p) of the complete-data log-likelihood."""
     rows = block.params[subset.rows][:, None, :]
+    if block.model not in POLYTOMOUS:
+        return _binary_terms(subset, rows)
     probs = block.family.probs(subset.theta, rows)  # (J_s, T_s, K)
     jac = block.family.jacobian(subset.theta, rows)  # (J_s, T_s, K, p)
     safe = np.where(block.category_mask[subset.rows][:, None, :], np.maximum(probs, _TINY), 1.0)
@@ -90,6 +117,21 @@ def gradient_and_information(block: ItemBlock, subset: NodeSubset) -> tuple[Floa
     grad = ((subset.counts / safe).reshape(n_items, 1, -1) @ jac)[:, 0, :]
     weight = (subset.counts.sum(axis=2, keepdims=True) / safe).reshape(n_items, -1, 1)
     info = (jac * weight).transpose(0, 2, 1) @ jac
+    return grad, info
+
+
+def _binary_terms(subset: NodeSubset, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """The same two sums for a 0/1 item, where ∂P_0 = −∂P_1 halves them:
+    gradient ``Σ (r_1 − n P_1) / (P_1 P_0) ∂P_1``, information ``Σ n / (P_1 P_0) ∂P_1 ∂P_1ᵀ``."""
+    a, d, c = rows[..., 0], rows[..., 1], expit(rows[..., 2])
+    ell = expit(a * subset.theta + d)
+    p1 = c + (1.0 - c) * ell
+    slope = (1.0 - c) * ell * (1.0 - ell)
+    dp1 = np.stack([slope * subset.theta, slope, np.broadcast_to(c * (1.0 - c) * (1.0 - ell), slope.shape)], axis=-1)
+    n = subset.counts.sum(axis=2)
+    variance = np.maximum(p1 * (1.0 - p1), _TINY)
+    grad = (((subset.counts[:, :, 1] - n * p1) / variance)[:, None, :] @ dp1)[:, 0, :]
+    info = (dp1 * (n / variance)[:, :, None]).transpose(0, 2, 1) @ dp1
     return grad, info
 
 
