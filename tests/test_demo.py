@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import re
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlmodel import select
 
 from itembank import audit
 from itembank.db import make_engine, transaction
-from itembank.demo import DemoOptions, DemoRun, run_demo
+from itembank.demo import DemoOptions, DemoRun, evidence, run_demo
 from itembank.demo.report import pass_rate_table
 from itembank.models import Incident, Item, Paper
 
@@ -92,3 +93,23 @@ def test_demo_outcomes_are_plausible(demo_runs: tuple[DemoRun, DemoRun, list[str
     assert 0.5 < pass_rate < 0.85  # prepared candidates (mean ability 0.5 above the pilot's) against a 60-point cut
     assert all(re.fullmatch(r"\[\d/9\] .*", line) for line in
                (f"[{t.number}/9] {t.title}" for t in run.timings))
+
+
+def test_leak_drill_weighs_the_replacement_against_the_papers_beside_it(
+        demo_runs: tuple[DemoRun, DemoRun, list[str]]) -> None:
+    _, run, lines = demo_runs
+    with transaction(run.engine) as session:
+        incident = session.exec(select(Incident)).one()
+        strength = evidence.leak_replacement(session, incident.report)
+    assert strength is not None
+    leaked = run.facts["incident"]["paper"]
+    assert leaked not in strength.peers and strength.replacement not in strength.peers
+    assert len(strength.peers) == 5  # three surviving main papers, the released backup and the one still held
+    assert strength.ratio == pytest.approx(run.facts["replacement"]["ratio"])
+    step = [line for line in lines if line.startswith("[8/9]")][-1]
+    assert step.endswith(strength.figure())
+    page = Path(run.options.report).read_text(encoding="utf-8")
+    sentence = strength.sentence()
+    assert html.escape(sentence) in page
+    assert f"{strength.replacement_information:.2f}" in sentence and f"{strength.weakest_peer_information:.2f}" in sentence
+    assert sentence.startswith("Warning") != strength.comparable

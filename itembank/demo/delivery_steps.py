@@ -12,6 +12,7 @@ import pandas as pd
 
 from itembank import audit
 from itembank.db import transaction
+from itembank.demo import evidence
 from itembank.demo.candidates import simulate_sitting
 from itembank.demo.state import (
     CALIBRATION_CONFIG,
@@ -131,18 +132,27 @@ def operational_calibration(run: DemoRun) -> str:
 
 
 def leak_drill(run: DemoRun) -> str:
-    """Step 8: one main paper leaks; its items are compromised, a backup goes to the engine, a replacement is built."""
+    """Step 8: one main paper leaks; its items are compromised, a backup goes to the engine, a replacement is built
+    and weighed against the papers it stands beside."""
     leaked = run.main_papers()[0]
     with transaction(run.engine) as session:
         incident = incidents.report_leak(session, run.manager, leaked["id"],
                                          scope={"engines": [run.engine_name], "sites": ["demo-site"]},
                                          cause="demo drill: a photo of the paper appeared in a chat group")
         report = dict(incident.report)
+    with transaction(run.engine) as session:
+        strength = evidence.leak_replacement(session, report)
     run.facts["incident"] = report
+    if strength is not None:
+        run.facts["replacement"] = {"information": strength.replacement_information, "ratio": strength.ratio,
+                                    "weakest_peer": strength.weakest_peer,
+                                    "weakest_peer_information": strength.weakest_peer_information,
+                                    "comparable": strength.comparable}
     results = report.get("results", {})
     return (f"{short_paper_name(leaked['name'])}: {results.get('compromised_items')} items compromised, backup "
             f"{short_paper_name(str(results.get('released_backup')))} released to {run.engine_name}, "
-            f"replacement {short_paper_name(str(results.get('replacement_backup')))} assembled")
+            f"replacement {short_paper_name(str(results.get('replacement_backup')))} assembled"
+            + (f": {strength.figure()}" if strength is not None else ""))
 
 
 def verify_ledger(run: DemoRun) -> str:

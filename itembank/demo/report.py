@@ -73,6 +73,7 @@ def _sections(run: DemoRun) -> list[str]:
         original = items[items["paper"].isin([p["name"] for p in run.papers])]
         coverage = evidence.coverage(session, blueprint, original)
         information, expected = evidence.paper_curves(session, items)
+        replacement = evidence.leak_replacement(session, facts["incident"])
     papers = list(dict.fromkeys(original["paper"]))
     statuses = items.drop_duplicates("paper")[["paper", "role", "status"]]
     timings = pd.DataFrame([{"step": f"{t.number}. {t.title}", "seconds": t.seconds, "result": t.line} for t in run.timings])
@@ -146,11 +147,22 @@ def _sections(run: DemoRun) -> list[str]:
         + f"<p>Paper <b>{_esc(incident.get('paper'))}</b>, scope {_esc(incident.get('scope'))}, reported by "
         f"{_esc(incident.get('reported_by'))} at {_esc(incident.get('at'))}.<br>Cause: {_esc(incident.get('cause'))}</p>"
         + "<ol>" + "".join(f"<li>{_esc(a)}</li>" for a in incident.get("actions", [])) + "</ol>"
-        + _table(pd.DataFrame([incident.get("results", {})]), 0),
+        + _table(pd.DataFrame([incident.get("results", {})]), 0)
+        + _replacement_strength(replacement),
         "<h2>Audit ledger</h2>"
         + (f"<p class='ok'>Hash chain intact over {ledger['events']:,} events.</p>" if ledger["ok"] else
            f"<p class='bad'>Hash chain BROKEN at event {ledger['first_bad']}: {_esc(ledger['reason'])}</p>"),
     ]
+
+
+def _replacement_strength(strength: evidence.ReplacementStrength | None) -> str:
+    """The replacement backup against the papers it stands beside: one sentence (a warning when it falls short) and
+    the test information at the spec's target points behind it."""
+    if strength is None:
+        return ""
+    return (f"<p class='{'ok' if strength.comparable else 'bad'}' id='replacement-strength'>{_esc(strength.sentence())}</p>"
+            "<details><summary>Test information at the spec's target points (max-min: the figure the assembly "
+            "maximises)</summary>" + _table(strength.table()) + "</details>")
 
 
 def _gap(gap: float | None) -> str:
