@@ -48,12 +48,18 @@ class Dichotomous:
         return np.stack([1.0 - p1, p1], axis=-1)
 
     @staticmethod
-    def jacobian(theta: FloatArray, params: FloatArray) -> FloatArray:
+    def success(theta: FloatArray, params: FloatArray) -> tuple[FloatArray, FloatArray]:
+        """P(1) and its gradient (..., 3); P(0) and its gradient are their complements."""
         a, d, c = params[..., 0], params[..., 1], expit(params[..., 2])
         ell = expit(a * theta + d)
         w = (1.0 - c) * ell * (1.0 - ell)
         theta_b = np.broadcast_to(theta, w.shape)
         dp1 = np.stack([w * theta_b, w, c * (1.0 - c) * (1.0 - ell)], axis=-1)
+        return c + (1.0 - c) * ell, dp1
+
+    @staticmethod
+    def jacobian(theta: FloatArray, params: FloatArray) -> FloatArray:
+        dp1 = Dichotomous.success(theta, params)[1]
         return np.stack([-dp1, dp1], axis=-2)
 
     @staticmethod

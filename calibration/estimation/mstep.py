@@ -18,7 +18,7 @@ from scipy.special import expit
 
 from calibration.config import CalibrationConfig, LogNormalPrior
 from calibration.estimation.design import ColumnLayout, Design, ExpectedCounts
-from calibration.estimation.families import POLYTOMOUS
+from calibration.estimation.families import POLYTOMOUS, Dichotomous
 from calibration.estimation.parameters import ItemBlock, ModelState
 from calibration.irt import FloatArray
 
@@ -123,11 +123,7 @@ def gradient_and_information(block: ItemBlock, subset: NodeSubset) -> tuple[Floa
 def _binary_terms(subset: NodeSubset, rows: FloatArray) -> tuple[FloatArray, FloatArray]:
     """The same two sums for a 0/1 item, where ∂P_0 = −∂P_1 halves them:
     gradient ``Σ (r_1 − n P_1) / (P_1 P_0) ∂P_1``, information ``Σ n / (P_1 P_0) ∂P_1 ∂P_1ᵀ``."""
-    a, d, c = rows[..., 0], rows[..., 1], expit(rows[..., 2])
-    ell = expit(a * subset.theta + d)
-    p1 = c + (1.0 - c) * ell
-    slope = (1.0 - c) * ell * (1.0 - ell)
-    dp1 = np.stack([slope * subset.theta, slope, np.broadcast_to(c * (1.0 - c) * (1.0 - ell), slope.shape)], axis=-1)
+    p1, dp1 = Dichotomous.success(subset.theta, rows)
     n = subset.counts.sum(axis=2)
     variance = np.maximum(p1 * (1.0 - p1), _TINY)
     grad = (((subset.counts[:, :, 1] - n * p1) / variance)[:, None, :] @ dp1)[:, 0, :]
