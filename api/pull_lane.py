@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 
-from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import Bank
@@ -46,10 +45,13 @@ class PullExpressLane:
             await self.app(scope, receive, send)
             return
         try:
-            response: Response = Response(await self.bank.deliver(pull), media_type="application/json")
+            body = await self.bank.deliver(pull)
         except ItemBankError as refusal:  # decided again under the ledger lock, and logged there
-            response = domain_response(refusal)
-        await response(scope, receive, send)
+            await domain_response(refusal)(scope, receive, send)
+            return
+        await send({"type": "http.response.start", "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+        await send({"type": "http.response.body", "body": body})
 
     def _remembered_pull(self, scope: Scope) -> delivery.Pull | None:
         if scope["method"] != "GET" or scope["query_string"]:
