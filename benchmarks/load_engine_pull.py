@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import signal
@@ -204,10 +205,16 @@ def measure(db: str | None, clients: int, pulls: int, items: int, intervals: lis
         server = start_server(url, port, workers)
         try:
             process = psutil.Process(server.pid)
+            # The generator's own heap (numpy, SQLAlchemy, the seeded bank) made its first full garbage
+            # collection stall every client for ~150 ms mid-run, which the clients then reported as
+            # server latency; freeze what exists before the gun, as the server does at start-up.
+            gc.collect()
+            gc.freeze()
             loads = [asyncio.run(run_load(f"http://127.0.0.1:{port}", tokens, paper_id, pulls, interval,
                                           np.random.default_rng(7), process))
                      for interval in intervals]
         finally:
+            gc.unfreeze()
             stop_server(server)
     header = {"backend": url.split(":", 1)[0], "workers": workers, "items_on_paper": items, "seed_s": round(seeded, 1)}
     return [header | load for load in loads]

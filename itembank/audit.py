@@ -60,18 +60,20 @@ def record_many(session: Session, entries: Sequence[Entry], head: AuditHead | No
     ``head`` is the caller's own :func:`lock_head` result when it already holds the lock.
     """
     head = head or lock_head(session)
+    seq, last_hash, at = head.seq, head.hash, utcnow()
     rows: list[dict[str, Any]] = []
     for entry in entries:
+        seq += 1
         row: dict[str, Any] = {
-            "seq": head.seq + 1, "at": utcnow(), "actor": entry.actor, "action": entry.action,
+            "seq": seq, "at": at, "actor": entry.actor, "action": entry.action,
             "entity_type": entry.entity_type, "entity_id": str(entry.entity_id),
-            "payload_hash": content_hash(entry.payload), "prev_hash": head.hash,
+            "payload_hash": content_hash(entry.payload), "prev_hash": last_hash,
         }
-        row["hash"] = _event_hash(row)
-        head.seq, head.hash = row["seq"], row["hash"]
+        row["hash"] = last_hash = _event_hash(row)
         rows.append(row)
     if rows:  # one multi-row INSERT: a pull storm appends hundreds per transaction
         session.execute(insert(AuditEvent), rows)
+    head.seq, head.hash = seq, last_hash
     session.add(head)
 
 
