@@ -7,6 +7,8 @@ starts ``itembank serve`` on 127.0.0.1 at a free port, lets ``--clients`` concur
 (one aiohttp session and connection each, with its own token) pull the package ``--pulls`` times, and reports
 p50/p99/max latency, throughput, errors and the server's CPU time per pull as JSON, one report per
 ``--interval`` given (seconds between one client's pulls; 0 is the back-to-back worst case).
+Before the gun each engine connects and lists its papers, so its first timed pull is its first
+pull of the paper (``--pulls 1 --interval 0`` is the exam-morning burst: every engine at once).
 Target: p99 < 50 ms, no errors. The CPU per pull is the figure that survives a noisy machine:
 a server can sustain at most (cores / CPU per pull) pulls a second, whatever the latency seen; the
 clients' own CPU per pull says how much of this machine the load generator itself takes.
@@ -116,13 +118,13 @@ def stop_server(server: subprocess.Popen[bytes]) -> None:
 
 async def engine_client(base: str, token: str, paper_id: int, schedule: list[float], start: asyncio.Barrier,
                         latencies: list[float], errors: list[str]) -> None:
-    """One exam engine: its own connection and token, one untimed warm-up pull, then a timed pull at
-    each ``schedule`` offset (seconds after the start; all zeros means back to back)."""
+    """One exam engine: its own connection and token, an untimed look at its paper list (to connect),
+    then a timed pull at each ``schedule`` offset (seconds after the start; all zeros means back to back)."""
     url = f"{base}/engine/papers/{paper_id}/package"
     async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {token}"},
                                      connector=aiohttp.TCPConnector(limit=1),
                                      timeout=aiohttp.ClientTimeout(total=30)) as client:
-        async with client.get(url) as warm_up:
+        async with client.get(f"{base}/engine/papers") as warm_up:  # connect and authenticate; nothing pulled yet
             await warm_up.read()
         await start.wait()  # every client connected and warmed up before the gun
         started = time.perf_counter()

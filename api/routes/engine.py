@@ -36,18 +36,17 @@ def available_papers(bank: BankDep, engine: ExamEngine) -> list[EnginePaper]:
 
 
 @router.get("/papers/{paper_id}/package", response_model=SealedPackagePublic)
-async def pull_package(paper_id: IdPath, bank: BankDep,
-                       engine: Annotated[Actor, Depends(require(Role.EXAM_ENGINE, remembered=True))]) -> Response:
+async def pull_package(paper_id: IdPath, bank: BankDep, engine: ExamEngine) -> Response:
     """The encrypted, signed package; verify it with ``/engine/public-key`` before use.
 
     Sent as the package's canonical JSON bytes (``SealedPackage.from_json`` accepts only those), so
     what the engine verifies is byte for byte what the bank signed and stored. The bytes leave only
-    after the pull is committed to the handover ledger (concurrent pulls share that transaction).
-    Async on purpose: under a pull storm the request never waits for a worker thread, only for the
-    ledger batch that carries it.
+    after the pull is decided and committed to the handover ledger; concurrent pulls share that
+    transaction. A well-formed request is answered by ``api.pull_lane`` before it reaches this
+    route (same decision, same bytes); this route documents it and serves the rest.
     """
-    pull = await bank.judge_pull(engine, paper_id)
-    return Response(content=await bank.deliver(pull), media_type="application/json")
+    body = await bank.deliver(delivery.PullRequest(paper_id, engine=engine.name))
+    return Response(content=body, media_type="application/json")
 
 
 @router.get("/public-key")

@@ -15,14 +15,14 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import and_, insert, update
+from sqlalchemy import and_, insert, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from itembank import audit, sealing
 from itembank.config import get_settings
-from itembank.errors import Conflict, Forbidden, NotFound, ValidationError
+from itembank.errors import Conflict, Forbidden, ItemBankError, NotFound, ValidationError
 from itembank.hashing import canonical_json
 from itembank.models import (
     Blueprint,
@@ -420,8 +420,8 @@ def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, re
         log.commit()
 
 
-def _deliverable(session: Session, engine: Actor, paper_id: int, action: str, *, check_engine: bool) -> SealedPaper:
-    """The active sealed package this engine may have, or a logged and raised refusal.
+def _deliverable(session: Session, engine: Actor, paper_id: int, action: str) -> SealedPaper:
+    """The paper's active sealed package if this exam engine may ask for it, or a logged and raised refusal.
 
     Call it before the caller's transaction writes anything: a refusal is logged through a second
     connection, which would otherwise wait on the caller's locks (the ledger head, SQLite's writer).
@@ -430,24 +430,34 @@ def _deliverable(session: Session, engine: Actor, paper_id: int, action: str, *,
         engine.require(Role.EXAM_ENGINE, action=f"{action} sealed papers")
         paper, sealed = _paper_and_active_package(session, paper_id)
         if sealed is None or paper.status not in DELIVERABLE:
-            raise DeliveryRefused(
-                f"paper {paper.name} has no active sealed package (status {paper.status})",
-                reason="not_sealed", field="paper_id",
-            )
-        if check_engine and engine.name not in sealed.engines:
-            raise DeliveryRefused(
-                f"engine {engine.name!r} is not allowed to {action} paper {paper.name}",
-                reason="engine_not_allowed", field="engine_id",
-            )
+            raise _not_sealed(paper)
     except (Forbidden, NotFound) as refusal:
         _log_refusal(session, engine, paper_id, action, refusal, getattr(refusal, "reason", refusal.code))
         raise
     return sealed
 
 
+def _not_sealed(paper: Paper) -> DeliveryRefused:
+    return DeliveryRefused(f"paper {paper.name} has no active sealed package (status {paper.status})",
+                           reason="not_sealed", field="paper_id")
+
+
+class UnknownClient(NotFound):
+    """A pull with a token the bank does not know, or whose holder is inactive (the API answers 401)."""
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """An engine asking for a paper's package, named (scripts, the CLI) or by its token's hash (the API)."""
+
+    paper_id: int
+    engine: str | None = None
+    token_hash: str | None = None
+
+
 @dataclass(frozen=True)
 class Pull:
-    """An engine's pull that passed the checks and waits to be written to the handover ledger."""
+    """A pull written to the handover ledger: which package went to which engine."""
 
     engine: str
     paper_id: int
@@ -455,75 +465,80 @@ class Pull:
     content_hash: str
 
 
-def check_pull(session: Session, engine_actor: Actor, paper_id: int) -> Pull:
-    """Judge a pull without writing anything (a refusal is logged on its own connection and raised)."""
-    sealed = _deliverable(session, engine_actor, paper_id, "pull", check_engine=True)
-    return Pull(engine_actor.name, paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
+def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull | ItemBankError]:
+    """Decide pull requests and write them as handovers and ledger events in the caller's transaction, in one go.
 
-
-def record_pulls(session: Session, pulls: Sequence[Pull]) -> list[Pull | DeliveryRefused]:
-    """Write judged pulls as handovers and ledger events in the caller's transaction, in one go.
-
-    The ledger head is locked first, and the whole decision is taken again after that lock from
-    what the database holds now: the engine is still an active exam engine, its paper is still
-    deliverable, and the paper's newest active package still lists the engine. A pull recorded
-    here was therefore allowed at a point in the ledger's order, however old the judgement it
-    carries (the API reuses judgements for a few seconds under a pull storm). If the paper was
-    re-sealed since (a damaged package re-released), the pull is recorded for, and returned with,
-    the new package. One that no longer passes, say a leak report withdrew the package, becomes a
-    logged refusal (returned, not raised, so that the other pulls of the batch still commit).
+    The whole decision is taken here, after the ledger head is locked, from what the database holds
+    at that point in the ledger's order: who the client is (by name or token hash) and that it is
+    an active exam engine, that the paper exists and is deliverable, and that the paper's newest
+    active package lists the engine. Concurrent requests share this one transaction and its few
+    queries, so a storm of first pulls costs no per-request reads. Each outcome is returned, not
+    raised, so that the others still commit: the :class:`Pull` written, or the refusal, which is
+    logged as a handover and an event like every refusal (an unknown token names no client and is
+    not logged).
     """
     head = audit.lock_head(session)
-    live_engines = set(session.exec(
-        select(User.name).where(col(User.name).in_({p.engine for p in pulls}), col(User.active).is_(True),
-                                User.role == Role.EXAM_ENGINE.value)
-    ).all())
+    papers = {paper.id: paper for paper in session.exec(
+        select(Paper).where(col(Paper.id).in_({r.paper_id for r in requests}))).all()}
     current: dict[int, SealedPaper] = {}
-    for sealed in session.exec(
-        select(SealedPaper).join(Paper, col(Paper.id) == SealedPaper.paper_id)
-        .options(defer(SealedPaper.package))  # type: ignore[arg-type]
-        .where(col(SealedPaper.paper_id).in_({p.paper_id for p in pulls}), col(SealedPaper.active).is_(True),
-               col(Paper.status).in_([s.value for s in DELIVERABLE]))
+    for package in session.exec(
+        select(SealedPaper).options(defer(SealedPaper.package))  # type: ignore[arg-type]
+        .where(col(SealedPaper.paper_id).in_(papers), col(SealedPaper.active).is_(True))
         .order_by(col(SealedPaper.id))
     ).all():
-        current[sealed.paper_id] = sealed  # the newest active package of each paper wins
-    outcomes: list[Pull | DeliveryRefused] = []
+        current[package.paper_id] = package  # the newest active package of each paper wins
+    outcomes: list[Pull | ItemBankError] = []
     handovers: list[dict[str, Any]] = []
     entries: list[audit.Entry] = []
     now = utcnow()
-    for pull in pulls:
-        outcome = _redecide(pull, live_engines, current.get(pull.paper_id))
-        row = {"paper_id": pull.paper_id, "client": pull.engine, "at": now}
+    for request, user in zip(requests, _pulling_users(session, requests), strict=True):
+        if user is None or not user.active:
+            outcomes.append(UnknownClient("unknown or inactive token", field="authorization"))
+            continue
+        paper = papers.get(request.paper_id)
+        sealed = current.get(request.paper_id)
+        outcome = _decide(user, request.paper_id, paper, sealed)
+        row = {"paper_id": request.paper_id, "client": user.name, "at": now,
+               "sealed_id": sealed.id if sealed is not None and paper is not None else None}
         if isinstance(outcome, Pull):
-            handovers.append(row | {"sealed_id": outcome.sealed_id, "action": "pull", "content_hash": outcome.content_hash,
-                                    "detail": ""})
-            entries.append(audit.Entry(pull.engine, "paper.pull", "paper", pull.paper_id,
+            handovers.append(row | {"action": "pull", "content_hash": outcome.content_hash, "detail": ""})
+            entries.append(audit.Entry(user.name, "paper.pull", "paper", request.paper_id,
                                        {"sealed_id": outcome.sealed_id, "content_hash": outcome.content_hash}))
         else:
-            handovers.append(row | {"sealed_id": pull.sealed_id, "action": "refused", "content_hash": "",
-                                    "detail": f"pull: {outcome.reason}: {outcome}"})
-            entries.append(audit.Entry(pull.engine, "paper.pull.refused", "paper", pull.paper_id,
-                                       {"sealed_id": pull.sealed_id, "reason": outcome.reason}))
+            reason = getattr(outcome, "reason", outcome.code)
+            handovers.append(row | {"action": "refused", "content_hash": "", "detail": f"pull: {reason}: {outcome}"})
+            entries.append(audit.Entry(user.name, "paper.pull.refused", "paper", request.paper_id,
+                                       {"sealed_id": row["sealed_id"], "reason": reason}))
         outcomes.append(outcome)
-    session.execute(insert(Handover), handovers)  # rows, not objects: hundreds per batch under a pull storm
+    if handovers:  # rows, not objects: hundreds per batch under a pull storm
+        session.execute(insert(Handover), handovers)
     audit.record_many(session, entries, head)
     return outcomes
 
 
-def _redecide(pull: Pull, live_engines: set[str], sealed: SealedPaper | None) -> Pull | DeliveryRefused:
-    """The pull as it may go out now (perhaps of a newer package), or why it may not."""
-    if pull.engine not in live_engines:
-        return DeliveryRefused(f"engine {pull.engine!r} is no longer an active exam-engine client",
-                               reason="engine_inactive", field="authorization")
-    if sealed is None:
-        return DeliveryRefused(f"the sealed package of paper {pull.paper_id} was withdrawn while it was being pulled",
-                               reason="not_sealed", field="paper_id")
-    if pull.engine not in sealed.engines:
-        return DeliveryRefused(f"engine {pull.engine!r} is not allowed to pull paper {pull.paper_id} as re-sealed",
-                               reason="engine_not_allowed", field="engine_id")
-    if sealed.id == pull.sealed_id:
-        return pull
-    return Pull(pull.engine, pull.paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
+def _pulling_users(session: Session, requests: Sequence[PullRequest]) -> list[User | None]:
+    """The user behind each request, by token hash or by name (one query for the batch)."""
+    hashes = {r.token_hash for r in requests if r.token_hash}
+    names = {r.engine for r in requests if r.engine and not r.token_hash}
+    found = session.exec(select(User).where(or_(col(User.token_hash).in_(hashes), col(User.name).in_(names)))).all()
+    by_hash, by_name = {u.token_hash: u for u in found}, {u.name: u for u in found}
+    return [by_hash.get(r.token_hash) if r.token_hash else by_name.get(r.engine or "") for r in requests]
+
+
+def _decide(user: User, paper_id: int, paper: Paper | None, sealed: SealedPaper | None) -> Pull | ItemBankError:
+    """A pull of this paper's current package by this client, or why not."""
+    try:
+        Actor(user.name, Role(user.role)).require(Role.EXAM_ENGINE, action="pull sealed papers")
+        if paper is None:
+            raise _missing_paper(paper_id)
+        if sealed is None or paper.status not in DELIVERABLE:
+            raise _not_sealed(paper)
+        if user.name not in sealed.engines:
+            raise DeliveryRefused(f"engine {user.name!r} is not allowed to pull paper {paper.name}",
+                                  reason="engine_not_allowed", field="engine_id")
+    except ItemBankError as refusal:
+        return refusal
+    return Pull(user.name, paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
 
 
 def _package(session: Session, sealed_id: int) -> dict[str, Any]:
@@ -535,7 +550,7 @@ class PackageCache:
 
     A sealed row's package never changes (a re-seal is a new row), so under a pull storm each request
     is spared the read, decode and re-encode of the ciphertext. Whether a pull may have the bytes is
-    decided elsewhere, on every pull (``check_pull``, then ``record_pulls`` under the ledger lock).
+    decided elsewhere, on every pull (``record_pulls``, under the ledger lock).
     """
 
     def __init__(self, engine: Engine, size: int = 32) -> None:
@@ -550,11 +565,16 @@ class PackageCache:
 def pull_package(session: Session, engine_actor: Actor, paper_id: int) -> dict[str, Any]:
     """The sealed package (ciphertext, signed header) for an allowed engine; each pull is a handover.
 
-    The one-call form for scripts and tests; the API checks and records separately so that
-    concurrent pulls share one ledger transaction (``itembank.group_commit``).
+    The one-call form for scripts and tests (the API sends concurrent requests through
+    ``record_pulls`` together, ``itembank.group_commit``). The pull or its refusal is committed in
+    its own transaction before the package is returned or the refusal raised, so neither the
+    caller's rollback nor its later failure can undo the record: call it before the caller's
+    transaction writes anything (as with every logged refusal).
     """
-    outcome = record_pulls(session, [check_pull(session, engine_actor, paper_id)])[0]
-    if isinstance(outcome, DeliveryRefused):
+    with Session(session.get_bind()) as own:
+        outcome = record_pulls(own, [PullRequest(paper_id, engine=engine_actor.name)])[0]
+        own.commit()
+    if isinstance(outcome, ItemBankError):
         raise outcome
     return _package(session, outcome.sealed_id)
 
@@ -565,7 +585,7 @@ def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datet
     The release policy (``sealing.check_key_release``) judges the engine and the time; the first
     release marks the paper released.
     """
-    sealed = _deliverable(session, engine_actor, paper_id, "key_release", check_engine=False)
+    sealed = _deliverable(session, engine_actor, paper_id, "key_release")
     terms = sealing.SealHeader.from_dict(sealed.package["header"])
     lead = timedelta(minutes=get_settings().key_release_lead_minutes)
     try:

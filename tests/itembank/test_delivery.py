@@ -25,6 +25,7 @@ from itembank.models import (
     PaperStatus,
     Role,
     SealedPaper,
+    User,
 )
 from itembank.records import ItemRecord
 from itembank.sealing import (
@@ -37,7 +38,7 @@ from itembank.sealing import (
 )
 from itembank.services import blueprints, delivery, items
 from itembank.services.actors import Actor
-from itembank.services.users import add_user
+from itembank.services.users import add_user, hash_token
 from tests.conftest import small_blueprint_document
 
 NOW = datetime(2026, 6, 1, 9, 0, tzinfo=UTC)
@@ -212,41 +213,57 @@ def test_invalidated_package_can_no_longer_be_pulled(engine: Engine, bank: dict[
         delivery.pull_package(session, bank["engine1"], paper_id)
 
 
-def test_a_package_withdrawn_between_check_and_record_is_a_logged_refusal(engine: Engine, bank: dict[str, Actor]) -> None:
-    """The API checks a pull, then records it with other pulls; a leak report in between wins."""
+def test_one_batch_decides_each_pull_request_on_its_own(engine: Engine, bank: dict[str, Actor]) -> None:
+    """The API's batches mix engines, tokens and papers; each request gets its own outcome and record."""
     paper_id = make_paper(engine)
     seal(engine, bank["manager"], paper_id)
     with transaction(engine) as session:
-        early, late = (delivery.check_pull(session, bank["engine1"], paper_id) for _ in range(2))
-        assert delivery.record_pulls(session, [early]) == [early]
+        _, token = add_user(session, bank["admin"], "engine3", Role.EXAM_ENGINE)
+        engine1_hash = session.exec(select(User.token_hash).where(User.name == "engine1")).one()
+    requests = [
+        delivery.PullRequest(paper_id, engine="engine1"),
+        delivery.PullRequest(paper_id, token_hash=engine1_hash),
+        delivery.PullRequest(paper_id, token_hash=hash_token(token)),  # engine3: not on the package
+        delivery.PullRequest(paper_id, token_hash=hash_token("not-a-token")),
+        delivery.PullRequest(paper_id, engine="manager"),
+        delivery.PullRequest(paper_id + 1000, engine="engine1"),
+    ]
     with transaction(engine) as session:
-        delivery.invalidate_sealed(session, paper_id)
+        outcomes = delivery.record_pulls(session, requests)
+    first, second = outcomes[:2]
+    assert isinstance(first, delivery.Pull) and first == second and first.engine == "engine1"
+    assert [type(o).__name__ for o in outcomes[2:]] == ["DeliveryRefused", "UnknownClient", "Forbidden", "NotFound"]
+    assert getattr(outcomes[2], "reason", None) == "engine_not_allowed"
     with transaction(engine) as session:
-        (refusal,) = delivery.record_pulls(session, [late])
-    assert isinstance(refusal, delivery.DeliveryRefused) and refusal.reason == "not_sealed"
-    with transaction(engine) as session:
-        assert [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()] == ["pull", "refused"]
+        rows = session.exec(select(Handover).order_by(col(Handover.id))).all()
+        assert [(h.client, h.action) for h in rows] == [
+            ("engine1", "pull"), ("engine1", "pull"), ("engine3", "refused"), ("manager", "refused"),
+            ("engine1", "refused"),
+        ]  # the unknown token names no client: nothing to record
+        assert rows[0].sealed_id == first.sealed_id and rows[0].content_hash == first.content_hash
         actions = [e.action for e in session.exec(select(AuditEvent).order_by(col(AuditEvent.seq))).all()]
-        assert actions[-2:] == ["paper.pull", "paper.pull.refused"]
+        assert actions[-5:] == ["paper.pull"] * 2 + ["paper.pull.refused"] * 3
         assert audit.verify(session).ok
 
 
-def test_a_pull_judged_before_a_reseal_is_recorded_for_the_new_package(engine: Engine, bank: dict[str, Actor]) -> None:
-    """A damaged package re-released between judgement and record: the engine gets the new one."""
+def test_a_pull_gets_the_papers_current_package_and_none_once_withdrawn(engine: Engine, bank: dict[str, Actor]) -> None:
+    """A damaged package re-released: the next pull is of the new one; after a leak report, a logged refusal."""
     paper_id = make_paper(engine)
-    seal(engine, bank["manager"], paper_id)
+    first = seal(engine, bank["manager"], paper_id)
+    second = seal(engine, bank["manager"], paper_id)
+    request = delivery.PullRequest(paper_id, engine="engine1")
     with transaction(engine) as session:
-        judged = delivery.check_pull(session, bank["engine1"], paper_id)
-    seal(engine, bank["manager"], paper_id)
+        (pulled,) = delivery.record_pulls(session, [request])
+    assert isinstance(pulled, delivery.Pull)
+    assert (pulled.sealed_id, pulled.content_hash) == (second.id, second.content_hash) != (first.id, first.content_hash)
     with transaction(engine) as session:
-        (delivered,) = delivery.record_pulls(session, [judged])
-        newest = session.exec(select(SealedPaper).where(SealedPaper.paper_id == paper_id, col(SealedPaper.active).is_(True))
-                              .order_by(col(SealedPaper.id).desc())).first()
-    assert isinstance(delivered, delivery.Pull) and newest is not None
-    assert (delivered.sealed_id, delivered.content_hash) == (newest.id, newest.content_hash) != (judged.sealed_id, judged.content_hash)
+        delivery.invalidate_sealed(session, paper_id)
     with transaction(engine) as session:
-        (handover,) = session.exec(select(Handover).where(Handover.action == "pull")).all()
-        assert handover.sealed_id == newest.id
+        (refusal,) = delivery.record_pulls(session, [request])
+    assert isinstance(refusal, delivery.DeliveryRefused) and refusal.reason == "not_sealed"
+    with transaction(engine) as session:
+        assert [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()] == ["pull", "refused"]
+        assert audit.verify(session).ok
 
 
 def _race(engine: Engine, work: list[Any]) -> list[BaseException | None]:
