@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import col, select
+from sqlmodel import Session, col, select
 
 from itembank import audit
 from itembank.db import transaction
@@ -287,12 +287,24 @@ def _race(engine: Engine, work: list[Any]) -> list[BaseException | None]:
 
 
 @POSTGRES_ONLY
-def test_two_managers_sealing_at_once_lose_no_update(engine: Engine, bank: dict[str, Actor]) -> None:
+def test_two_managers_sealing_at_once_lose_no_update(engine: Engine, bank: dict[str, Actor],
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both managers read the approved paper before either writes (held at a barrier right after the
+    read, so a loaded machine cannot run the two seals one after the other); one wins, one conflicts."""
     with transaction(engine) as session:
         add_user(session, bank["admin"], "manager2", Role.BANK_MANAGER)
         delivery.signing_key(session)
     managers = [bank["manager"], Actor("manager2", Role.BANK_MANAGER)]
+    read = delivery.get_paper
     for round_ in range(3):
+        both_read = threading.Barrier(len(managers), timeout=30)
+
+        def get_paper_then_wait(session: Session, paper_id: int, barrier: threading.Barrier = both_read) -> Paper:
+            paper = read(session, paper_id)
+            barrier.wait()
+            return paper
+
+        monkeypatch.setattr(delivery, "get_paper", get_paper_then_wait)
         paper_id = make_paper(engine, f"P-race-{round_}")
         outcomes = _race(engine, [lambda m=m, p=paper_id: seal(engine, m, p) for m in managers])
         assert sorted(type(o).__name__ for o in outcomes) == ["Conflict", "NoneType"], outcomes
