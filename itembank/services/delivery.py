@@ -498,8 +498,7 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
         paper = papers.get(request.paper_id)
         sealed = current.get(request.paper_id)
         outcome = _decide(user, request.paper_id, paper, sealed)
-        row = {"paper_id": request.paper_id, "client": user.name, "at": now,
-               "sealed_id": sealed.id if sealed is not None and paper is not None else None}
+        row = {"paper_id": request.paper_id, "client": user.name, "at": now, "sealed_id": sealed.id if sealed else None}
         if isinstance(outcome, Pull):
             handovers.append(row | {"action": "pull", "content_hash": outcome.content_hash, "detail": ""})
             entries.append(audit.Entry(user.name, "paper.pull", "paper", request.paper_id,
