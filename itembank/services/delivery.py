@@ -411,13 +411,19 @@ def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, re
     """Record a refusal in its own committed transaction, so it outlives the caller's rollback."""
     with Session(session.get_bind()) as log:
         sealed = _latest_sealed(log, paper_id)
-        detail = f"{action}: {reason}: {refusal}"
-        log.add(Handover(paper_id=paper_id, sealed_id=sealed.id if sealed else None, client=engine.name,
-                         action="refused", detail=detail))
-        audit.record(log, engine.name, f"paper.{action}.refused", "paper", paper_id, {
-            "sealed_id": sealed.id if sealed else None, "reason": reason,
-        })
+        handover, entry = _refusal_record(engine.name, paper_id, sealed.id if sealed else None, action, reason, refusal)
+        log.execute(insert(Handover), [handover])
+        audit.record_many(log, [entry])
         log.commit()
+
+
+def _refusal_record(client: str, paper_id: int, sealed_id: int | None, action: str, reason: str,
+                    refusal: Exception) -> tuple[dict[str, Any], audit.Entry]:
+    """A refusal's handover row and ledger event, the same wherever it is decided."""
+    handover = {"paper_id": paper_id, "sealed_id": sealed_id, "client": client, "action": "refused",
+                "content_hash": "", "detail": f"{action}: {reason}: {refusal}", "at": utcnow()}
+    entry = audit.Entry(client, f"paper.{action}.refused", "paper", paper_id, {"sealed_id": sealed_id, "reason": reason})
+    return handover, entry
 
 
 def _deliverable(session: Session, engine: Actor, paper_id: int, action: str) -> SealedPaper:
@@ -498,16 +504,16 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
         paper = papers.get(request.paper_id)
         sealed = current.get(request.paper_id)
         outcome = _decide(user, request.paper_id, paper, sealed)
-        row = {"paper_id": request.paper_id, "client": user.name, "at": now, "sealed_id": sealed.id if sealed else None}
         if isinstance(outcome, Pull):
-            handovers.append(row | {"action": "pull", "content_hash": outcome.content_hash, "detail": ""})
+            handovers.append({"paper_id": request.paper_id, "sealed_id": outcome.sealed_id, "client": user.name,
+                              "action": "pull", "content_hash": outcome.content_hash, "detail": "", "at": now})
             entries.append(audit.Entry(user.name, "paper.pull", "paper", request.paper_id,
                                        {"sealed_id": outcome.sealed_id, "content_hash": outcome.content_hash}))
         else:
-            reason = getattr(outcome, "reason", outcome.code)
-            handovers.append(row | {"action": "refused", "content_hash": "", "detail": f"pull: {reason}: {outcome}"})
-            entries.append(audit.Entry(user.name, "paper.pull.refused", "paper", request.paper_id,
-                                       {"sealed_id": row["sealed_id"], "reason": reason}))
+            handover, entry = _refusal_record(user.name, request.paper_id, sealed.id if sealed else None, "pull",
+                                              getattr(outcome, "reason", outcome.code), outcome)
+            handovers.append(handover)
+            entries.append(entry)
         outcomes.append(outcome)
     if handovers:  # rows, not objects: hundreds per batch under a pull storm
         session.execute(insert(Handover), handovers)
