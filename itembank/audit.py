@@ -11,9 +11,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
+from itembank.db import insert_rows
 from itembank.hashing import content_hash
 from itembank.models import AuditEvent, AuditHead
 from itembank.models.base import as_utc, utcnow
@@ -62,17 +62,19 @@ def record_many(session: Session, entries: Sequence[Entry], head: AuditHead | No
     head = head or lock_head(session)
     seq, last_hash, at = head.seq, head.hash, utcnow()
     rows: list[dict[str, Any]] = []
+    payload_hashes: dict[int, str] = {}  # by payload object: a pull storm repeats one per package
     for entry in entries:
         seq += 1
+        payload_hash = payload_hashes.get(id(entry.payload)) or payload_hashes.setdefault(
+            id(entry.payload), content_hash(entry.payload))
         row: dict[str, Any] = {
             "seq": seq, "at": at, "actor": entry.actor, "action": entry.action,
             "entity_type": entry.entity_type, "entity_id": str(entry.entity_id),
-            "payload_hash": content_hash(entry.payload), "prev_hash": last_hash,
+            "payload_hash": payload_hash, "prev_hash": last_hash,
         }
         row["hash"] = last_hash = _event_hash(row)
         rows.append(row)
-    if rows:  # one multi-row INSERT: a pull storm appends hundreds per transaction
-        session.execute(insert(AuditEvent), rows)
+    insert_rows(session, AuditEvent, rows)  # a pull storm appends hundreds per transaction
     head.seq, head.hash = seq, last_hash
     session.add(head)
 

@@ -13,15 +13,16 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import and_, insert, or_, update
+from sqlalchemy import and_, or_, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import defer
 from sqlmodel import Session, col, select
 
 from itembank import audit, sealing
 from itembank.config import get_settings
+from itembank.db import insert_rows
 from itembank.errors import Conflict, Forbidden, ItemBankError, NotFound, ValidationError
 from itembank.hashing import canonical_json
 from itembank.models import (
@@ -412,7 +413,7 @@ def _log_refusal(session: Session, engine: Actor, paper_id: int, action: str, re
     with Session(session.get_bind()) as log:
         sealed = _latest_sealed(log, paper_id)
         handover, entry = _refusal_record(engine.name, paper_id, sealed.id if sealed else None, action, reason, refusal)
-        log.execute(insert(Handover), [handover])
+        insert_rows(log, Handover, [handover])
         audit.record_many(log, [entry])
         log.commit()
 
@@ -496,6 +497,7 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
     outcomes: list[Pull | ItemBankError] = []
     handovers: list[dict[str, Any]] = []
     entries: list[audit.Entry] = []
+    payloads: dict[int, dict[str, Any]] = {}  # one object per package, so the ledger hashes it once
     now = utcnow()
     for request, user in zip(requests, _pulling_users(session, requests), strict=True):
         if user is None or not user.active:
@@ -507,30 +509,41 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
         if isinstance(outcome, Pull):
             handovers.append({"paper_id": request.paper_id, "sealed_id": outcome.sealed_id, "client": user.name,
                               "action": "pull", "content_hash": outcome.content_hash, "detail": "", "at": now})
-            entries.append(audit.Entry(user.name, "paper.pull", "paper", request.paper_id,
-                                       {"sealed_id": outcome.sealed_id, "content_hash": outcome.content_hash}))
+            payload = payloads.setdefault(outcome.sealed_id, {"sealed_id": outcome.sealed_id,
+                                                              "content_hash": outcome.content_hash})
+            entries.append(audit.Entry(user.name, "paper.pull", "paper", request.paper_id, payload))
         else:
             handover, entry = _refusal_record(user.name, request.paper_id, sealed.id if sealed else None, "pull",
                                               getattr(outcome, "reason", outcome.code), outcome)
             handovers.append(handover)
             entries.append(entry)
         outcomes.append(outcome)
-    if handovers:  # rows, not objects: hundreds per batch under a pull storm
-        session.execute(insert(Handover), handovers)
+    insert_rows(session, Handover, handovers)  # rows, not objects: hundreds per batch under a pull storm
     audit.record_many(session, entries, head)
     return outcomes
 
 
-def _pulling_users(session: Session, requests: Sequence[PullRequest]) -> list[User | None]:
+class _Client(NamedTuple):
+    """The columns of a user that a pull decision reads (plain rows: hundreds per batch)."""
+
+    name: str
+    role: str
+    active: bool
+    token_hash: str
+
+
+def _pulling_users(session: Session, requests: Sequence[PullRequest]) -> list[_Client | None]:
     """The user behind each request, by token hash or by name (one query for the batch)."""
     hashes = {r.token_hash for r in requests if r.token_hash}
     names = {r.engine for r in requests if r.engine and not r.token_hash}
-    found = session.exec(select(User).where(or_(col(User.token_hash).in_(hashes), col(User.name).in_(names)))).all()
+    found = [_Client(*row) for row in session.exec(
+        select(User.name, User.role, User.active, User.token_hash)
+        .where(or_(col(User.token_hash).in_(hashes), col(User.name).in_(names)))).all()]
     by_hash, by_name = {u.token_hash: u for u in found}, {u.name: u for u in found}
     return [by_hash.get(r.token_hash) if r.token_hash else by_name.get(r.engine or "") for r in requests]
 
 
-def _decide(user: User, paper_id: int, paper: Paper | None, sealed: SealedPaper | None) -> Pull | ItemBankError:
+def _decide(user: _Client, paper_id: int, paper: Paper | None, sealed: SealedPaper | None) -> Pull | ItemBankError:
     """A pull of this paper's current package by this client, or why not."""
     try:
         Actor(user.name, Role(user.role)).require(Role.EXAM_ENGINE, action="pull sealed papers")

@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, col, select
 
 from itembank import audit, scoring
+from itembank.db import insert_rows
 from itembank.errors import Conflict, Forbidden, ValidationError
 from itembank.hashing import content_hash
 from itembank.models import (
@@ -260,7 +261,7 @@ def submit_responses(
         _, record = variant_content(session, paper, sealed.variant_seed)
         frame = _unshuffle(frame, record)  # type: ignore[arg-type]
     scored = _score_objective(frame, entries)
-    session.execute(insert(Response), [
+    insert_rows(session, Response, [
         {"batch_id": batch.id, "paper_id": paper_id, "person_id": row.person_id,
          "item_id": entries[row.item_id].item.id, "version": entries[row.item_id].version.version,
          "response": row.response, "score": row.score, "created_at": utcnow()}
