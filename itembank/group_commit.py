@@ -12,6 +12,7 @@ delivered" is unchanged. The writer task exists only while records wait: nothing
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
@@ -35,6 +36,7 @@ class GroupCommit(Generic[Record, Result]):
         self._max_batch = max_batch
         self._queue: list[tuple[Record, asyncio.Future[Result | BaseException]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._lock = threading.Lock()  # the queue is shared by the loop and the writer thread
 
     async def submit(self, record: Record) -> Result:
         """Once ``record`` is committed, what the writer returned for it; or raise what it decided for
@@ -44,7 +46,8 @@ class GroupCommit(Generic[Record, Result]):
         record is written all the same, it is only not waited for.
         """
         future: asyncio.Future[Result | BaseException] = asyncio.get_running_loop().create_future()
-        self._queue.append((record, future))
+        with self._lock:
+            self._queue.append((record, future))
         if self._writer is None:
             self._writer = asyncio.create_task(self._drain())
         outcome = await asyncio.shield(future)
@@ -56,22 +59,34 @@ class GroupCommit(Generic[Record, Result]):
         """Write the queue batch by batch until it is empty; every waiter hears its own outcome."""
         try:
             while self._queue:
-                batch = self._queue[: self._max_batch]
-                del self._queue[: self._max_batch]
+                batch: list[tuple[Record, asyncio.Future[Result | BaseException]]] = []
                 try:
-                    outcomes = await to_thread.run_sync(self._write_batch, [record for record, _ in batch])
+                    outcomes = await to_thread.run_sync(self._take_and_write, batch)
                 except asyncio.CancelledError:  # the loop is shutting down: the batch is not known to be written
-                    self._queue[:0] = batch
+                    with self._lock:
+                        self._queue[:0] = batch
                     raise
                 self._settle(batch, outcomes)
         finally:
             self._writer = None
             if self._queue:  # stopped by cancellation with records unwritten or still queued
-                pending, self._queue = self._queue, []
+                with self._lock:
+                    pending, self._queue = self._queue, []
                 self._settle(pending, [RuntimeError("the bank stopped before this record was written")] * len(pending))
 
-    def _write_batch(self, records: list[Record]) -> Sequence[Result | BaseException]:
-        """The writer's outcomes, or its failure for every record of the batch."""
+    def _take_and_write(self, batch: list[tuple[Record, asyncio.Future[Result | BaseException]]]
+                        ) -> Sequence[Result | BaseException]:
+        """In the worker thread: take what is queued now into ``batch``, then write it.
+
+        Taken here, not when the thread was asked for: under a storm the event loop holds the GIL
+        while it reads the requests, so the thread starts only when the loop pauses, and by then
+        the requests read meanwhile are queued. Taking them at dispatch made the first batch of a
+        burst a batch of one, whose whole write the rest of the burst then waited for.
+        """
+        with self._lock:
+            batch.extend(self._queue[: self._max_batch])
+            del self._queue[: self._max_batch]
+        records = [record for record, _ in batch]
         try:
             outcomes: Sequence[Result | BaseException] = self._write(records)
         except Exception as failure:  # noqa: BLE001 - every caller in the batch must hear of it

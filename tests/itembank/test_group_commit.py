@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from anyio import to_thread
 
 from itembank.group_commit import GroupCommit
 
@@ -117,3 +118,25 @@ def test_a_caller_that_hangs_up_still_has_its_record_written() -> None:
 
     asyncio.run(scenario())
     assert [r for batch in ledger.batches for r in batch] == [1, 2, 3]
+
+
+def test_the_writer_takes_what_queued_while_it_waited_for_a_thread() -> None:
+    """Under a storm the writer thread starts late (the loop holds the GIL, or every worker thread
+    is busy); records that arrived meanwhile must go in that batch, not wait for the next one."""
+    ledger = SlowLedger()
+    group: GroupCommit[int, None] = GroupCommit(ledger.write)
+    release = threading.Event()
+
+    async def scenario() -> None:
+        limiter = to_thread.current_default_thread_limiter()
+        busy = [asyncio.create_task(to_thread.run_sync(release.wait)) for _ in range(int(limiter.total_tokens))]
+        await asyncio.sleep(0.01)  # every worker thread taken
+        first = asyncio.create_task(group.submit(0))
+        await asyncio.sleep(0.01)  # the writer is waiting for a thread
+        rest = [asyncio.create_task(group.submit(r)) for r in range(1, 10)]
+        await asyncio.sleep(0.01)
+        release.set()
+        await asyncio.gather(first, *rest, *busy)
+
+    asyncio.run(scenario())
+    assert ledger.batches == [list(range(10))]
