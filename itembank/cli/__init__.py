@@ -32,6 +32,7 @@ EXIT_CODES: dict[type[ItemBankError], int] = {
 from itembank.cli import bank as _bank  # noqa: E402,F401
 from itembank.cli import demo as _demo  # noqa: E402,F401
 from itembank.cli import engine as _engine  # noqa: E402,F401
+from itembank.cli import keys as _keys  # noqa: E402,F401
 from itembank.cli import papers as _papers  # noqa: E402,F401
 from itembank.cli import serve as _serve  # noqa: E402,F401
 

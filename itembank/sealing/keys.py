@@ -22,6 +22,7 @@ from itembank.errors import ValidationError
 KEY_BYTES = 32
 NONCE_BYTES = 12
 _WRAP_LABEL = b"itembank-key-wrap/1\x00"
+_FINGERPRINT_LABEL = b"itembank-master-key-fingerprint/1\x00"
 
 
 class KeyUnwrapFailed(ValidationError):
@@ -71,6 +72,13 @@ def key_id_of(public: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
+def master_key_fingerprint(master: bytes) -> str:
+    """A short public name of a master key, for the ledger and operators; never the key itself.
+
+    Domain-separated, so it matches no other hash the bank takes of the same bytes.
+    """
+    check_key(master, "master_key")
+    return hashlib.sha256(_FINGERPRINT_LABEL + master).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
