@@ -11,7 +11,9 @@ class RefuseNulCharacters:
     """Refuse (422) requests whose path, query or body holds a NUL character.
 
     PostgreSQL text cannot store NUL, and no field of the bank has a use for it; refusing it at the
-    door keeps one backend from failing where the other would silently accept.
+    door keeps one backend from failing where the other would silently accept. A multipart body
+    carries files, binary by nature (an .xlsx is a zip), so it goes through: the route that parses
+    it checks its text (``itembank.tabular`` refuses a NUL in a cell, naming the row and column).
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -27,7 +29,7 @@ class RefuseNulCharacters:
         elif b"%00" in scope.get("query_string", b""):
             where = "query"
         messages: list[Message] = []
-        if where is None and scope["method"] in ("POST", "PUT", "PATCH"):
+        if where is None and scope["method"] in ("POST", "PUT", "PATCH") and not _multipart(scope):
             while True:
                 message = await receive()
                 messages.append(message)
@@ -51,3 +53,8 @@ class RefuseNulCharacters:
             return pending.pop(0) if pending else await receive()
 
         return replay
+
+
+def _multipart(scope: Scope) -> bool:
+    return any(name == b"content-type" and value.lower().startswith(b"multipart/")
+               for name, value in scope.get("headers", []))

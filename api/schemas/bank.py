@@ -83,13 +83,17 @@ class BlueprintDetail(BlueprintPublic):
     nodes: list[BlueprintNodePublic]
 
 
+MAX_BATCH = 5000
+"""The most items one request creates, as JSON or as an uploaded file: it bounds one transaction's work."""
+
+
 class ItemsCreate(BaseModel):
     """New items keyed to one blueprint; one bad item refuses them all."""
 
     model_config = ConfigDict(extra="forbid")
 
     blueprint_id: RowId
-    items: list[ItemRecord] = Field(min_length=1, max_length=5000)
+    items: list[ItemRecord] = Field(min_length=1, max_length=MAX_BATCH)
 
 
 class ItemEdit(BaseModel):

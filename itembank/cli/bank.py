@@ -24,7 +24,7 @@ items_app = typer.Typer(help="Items: import, export, show.", no_args_is_help=Tru
 users_app = typer.Typer(help="Users and exam-engine clients.", no_args_is_help=True)
 audit_app = typer.Typer(help="The tamper-evident audit ledger.", no_args_is_help=True)
 bank_app = typer.Typer(help="Bank-wide reports.", no_args_is_help=True)
-keys_app = typer.Typer(help="The bank's Ed25519 signing keys (sealed packages name the key that signed them).",
+keys_app = typer.Typer(help="Keys: the bank's Ed25519 signing keys (sealed packages name the key that signed them) and the master key that wraps keys at rest.",
                        no_args_is_help=True)
 app.add_typer(blueprint_app, name="blueprint")
 app.add_typer(items_app, name="items")
@@ -134,11 +134,13 @@ def items_import(ctx: typer.Context, path: Path, level: Level, occupation: Occup
 @items_app.command("export")
 def items_export(ctx: typer.Context, path: Path,
                  status: Annotated[list[str] | None, typer.Option("--status", help="only items in this status")] = None) -> None:
-    """Export current versions to .csv/.xlsx, or the whole bank (lossless) to .json."""
+    """Export current versions to .csv/.xlsx, or the whole bank (lossless) to .json; the audit ledger
+    records the export before the file is written."""
     c = context(ctx)
     with c.session() as session:
-        count = transfer.export_items_file(session, path, status)
-    console.print(f"exported {count} items to {path}")
+        export = transfer.export_file(session, c.actor(session), path, status or [])
+    export.save(path)
+    console.print(f"exported {export.count} items to {path} (sha256 {export.sha256})")
 
 
 @items_app.command("show")

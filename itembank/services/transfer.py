@@ -1,9 +1,14 @@
 """Moving items in and out of the bank: Excel/CSV imports (all-or-nothing) and exports, and the
-lossless whole-bank JSON round-trip."""
+lossless whole-bank JSON round-trip. Every export is recorded in the audit ledger (who, when, what,
+how many, the SHA-256 of the bytes handed out) in the transaction that reads it."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +35,7 @@ from itembank.models import (
 from itembank.records import OPTION_LETTERS, raise_for_problems, validate_rows
 from itembank.services.actors import Actor
 from itembank.services.items import create_items
-from itembank.tabular import read_rows, write_rows
+from itembank.tabular import TableFormat, read_rows, table_format, write_rows
 
 FORMAT = "itembank-bank/1"
 FLAT_COLUMNS = [
@@ -41,18 +46,31 @@ FLAT_COLUMNS = [
 
 
 def import_items_file(session: Session, actor: Actor, blueprint: Blueprint, path: str | Path) -> list[Item]:
-    """Import every row of a .csv/.xlsx file or none: the error lists each bad row and column."""
+    """Import every row of a .csv/.xlsx file or none (the command line's import)."""
+    return import_item_rows(session, actor, blueprint, read_rows(path), Path(path).name, field="path")
+
+
+def import_item_rows(session: Session, actor: Actor, blueprint: Blueprint, rows: Iterable[tuple[int, Mapping[str, Any]]],
+                     source: str, *, field: str) -> list[Item]:
+    """Import every row of a table or none: the error lists each bad row and column.
+
+    Takes rows already read (``tabular.read_rows``) so a caller can parse a file before it opens
+    the transaction; ``source`` and ``field`` name the file and the input that carried it.
+    """
     records, problems = validate_rows(
-        (n, {k: v for k, v in row.items() if k not in ("status", "version")}) for n, row in read_rows(path)
+        (n, {k: v for k, v in row.items() if k not in ("status", "version")}) for n, row in rows
     )
     raise_for_problems(problems)
     if not records:
-        raise ValidationError(f"{Path(path).name} holds no items", field="path")
+        raise ValidationError(f"{source} holds no items", field=field)
     return create_items(session, actor, blueprint, records)
 
 
 def item_rows(session: Session, statuses: list[str] | None = None) -> list[dict[str, Any]]:
-    """Current versions as flat rows (the same columns an import reads)."""
+    """Current versions as flat rows (the same columns an import reads).
+
+    Builds the rows without recording them; handing them out goes through ``export_item_table``.
+    """
     query = select(Item, ItemVersion).join(
         ItemVersion, (col(ItemVersion.item_id) == col(Item.id)) & (col(ItemVersion.version) == col(Item.current_version))
     )
@@ -78,17 +96,92 @@ def item_rows(session: Session, statuses: list[str] | None = None) -> list[dict[
     return rows
 
 
-def export_items_file(session: Session, path: str | Path, statuses: list[str] | None = None) -> int:
-    """Write current versions to .csv/.xlsx (re-importable) or the whole bank to .json."""
-    path = Path(path)
-    if path.suffix.lower() == ".json":
-        document = export_bank(session)
+EXPORTERS = (Role.ITEM_WRITER, Role.PROOFREADER, Role.REVIEWER, Role.PANEL_MEMBER, Role.BANK_MANAGER,
+             Role.PSYCHOMETRICIAN, Role.ADMIN)
+"""Who may take item rows, answer keys included, out of the bank: the bank staff who may read any one
+item (``GET /items/{external_id}``). Auditors read the ledger, not items; exam engines only their papers."""
+
+BANK_CUSTODIANS = (Role.BANK_MANAGER, Role.ADMIN)
+"""Who may take the whole bank out losslessly (history, sign-offs, parameters) and put one back."""
+
+
+@dataclass(frozen=True)
+class Export:
+    """Content handed out of the bank: the file's bytes and what the ledger says about them."""
+
+    action: str
+    name: str
+    format: str
+    statuses: tuple[str, ...]
+    count: int
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 of the bytes handed out: ``sha256sum`` on any copy of the file finds its ledger event."""
+        return hashlib.sha256(self.content).hexdigest()
+
+    def payload(self) -> dict[str, Any]:
+        """What the ledger hashes; an empty status list means every status."""
+        return {"format": self.format, "status": list(self.statuses), "rows": self.count, "sha256": self.sha256}
+
+    def save(self, path: str | Path) -> Path:
+        """Write the content to ``path``, making its folder; call it after the transaction commits."""
+        path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(document, ensure_ascii=False, indent=1), encoding="utf-8")
-        return len(document["items"])
-    rows = item_rows(session, statuses)
-    write_rows(path, FLAT_COLUMNS, rows)
-    return len(rows)
+        path.write_bytes(self.content)
+        return path
+
+
+def _handed_out(session: Session, actor: Actor, entity_type: str, export: Export) -> Export:
+    """Record the export in the caller's transaction, once its bytes exist.
+
+    The ledger hashes the bytes rather than canonical rows: the bytes are exactly what a recipient
+    holds, so a copy found anywhere is matched to its event (who, when) by its SHA-256 alone, while
+    canonical rows could not be recomputed from it (CSV drops types, and the bank moves on). Every
+    .xlsx carries its own timestamp, so each copy is told apart. Recording last also takes the
+    ledger's head lock only after the rendering, so a large export does not hold up other writers.
+    """
+    audit.record(session, actor.name, export.action, entity_type, export.name, export.payload())
+    return export
+
+
+def export_item_table(session: Session, actor: Actor, table: TableFormat, statuses: Sequence[str] = (),
+                      *, name: str | None = None) -> Export:
+    """Current versions as a .csv/.xlsx file that imports back (``GET /items/export`` and the CLI),
+    recorded as ``items.export``; ``name`` is the file name handed out (``items.<table>`` by default)."""
+    actor.require(*EXPORTERS, action="export items")
+    name = name or f"items.{table}"
+    rows = item_rows(session, list(statuses))
+    download = io.BytesIO()
+    write_rows(download, FLAT_COLUMNS, rows, name)
+    return _handed_out(session, actor, "items",
+                       Export("items.export", name, table, tuple(statuses), len(rows), download.getvalue()))
+
+
+def export_bank_json(session: Session, actor: Actor, *, name: str = "bank.json") -> Export:
+    """The whole bank as the lossless JSON document ``import_bank`` reads, recorded as ``bank.export``."""
+    actor.require(*BANK_CUSTODIANS, action="export the whole bank")
+    document = export_bank(session)
+    content = json.dumps(document, ensure_ascii=False, indent=1).encode("utf-8")
+    return _handed_out(session, actor, "bank", Export("bank.export", name, "json", (), len(document["items"]), content))
+
+
+def export_file(session: Session, actor: Actor, path: str | Path, statuses: Sequence[str] = ()) -> Export:
+    """What ``itembank items export PATH`` hands out: the whole bank for .json, else item rows.
+
+    The caller saves the file after the transaction commits, so no content leaves unrecorded; a
+    failed write then leaves an event for a file that was never written, the side an audit trail
+    should err on. A status filter on the .json is refused rather than ignored: the whole bank would
+    otherwise carry keys the user meant to leave out.
+    """
+    name = Path(path).name
+    if Path(path).suffix.lower() == ".json":
+        if statuses:
+            raise ValidationError("the whole-bank .json export holds every item; a status filter needs a .csv or "
+                                  ".xlsx file", field="status")
+        return export_bank_json(session, actor, name=name)
+    return export_item_table(session, actor, table_format(name), statuses, name=name)
 
 
 # --- whole-bank JSON ---------------------------------------------------------------------------
@@ -98,7 +191,10 @@ def _dump(row: SQLModel, drop: tuple[str, ...] = ("id",)) -> dict[str, Any]:
 
 
 def export_bank(session: Session) -> dict[str, Any]:
-    """Everything the bank knows about blueprints and items, keyed by natural ids, lossless."""
+    """Everything the bank knows about blueprints and items, keyed by natural ids, lossless.
+
+    Builds the document without recording it; handing it out goes through ``export_bank_json``.
+    """
     items = session.exec(select(Item).order_by(col(Item.id))).all()
     ext = {i.id: i.external_id for i in items}
     sets = {s.id: s.external_id for s in session.exec(select(ItemSet)).all()}
@@ -154,7 +250,7 @@ def export_bank(session: Session) -> dict[str, Any]:
 
 def import_bank(session: Session, actor: Actor, document: dict[str, Any]) -> int:
     """Restore a whole-bank export into a bank that holds none of its items; all or nothing."""
-    actor.require(Role.BANK_MANAGER, Role.ADMIN, action="import a bank")
+    actor.require(*BANK_CUSTODIANS, action="import a bank")
     if document.get("format") != FORMAT:
         raise ValidationError(f"not an itembank export (format should be '{FORMAT}')", field="format")
     names = [i["external_id"] for i in document.get("items", [])]

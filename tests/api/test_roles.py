@@ -37,6 +37,8 @@ MATRIX: list[tuple[str, str, str, frozenset[Role]]] = [
     ("GET", "/blueprints/{blueprint_id}/health", "/blueprints/999999/health", CALIBRATION_READERS),
     ("POST", "/items", "/items", frozenset({R.ITEM_WRITER, R.BANK_MANAGER, R.ADMIN})),
     ("GET", "/items", "/items", STAFF),
+    ("POST", "/items/import", "/items/import", frozenset({R.ITEM_WRITER, R.BANK_MANAGER, R.ADMIN})),
+    ("GET", "/items/export", "/items/export", STAFF),
     ("GET", "/items/{external_id}", "/items/NOPE", STAFF),
     ("PUT", "/items/{external_id}", "/items/NOPE", frozenset({R.ITEM_WRITER, R.BANK_MANAGER})),
     ("GET", "/items/{external_id}/versions", "/items/NOPE/versions", STAFF),

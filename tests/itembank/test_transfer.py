@@ -99,7 +99,7 @@ def test_csv_round_trip_keeps_chinese(engine: Engine, staff: dict[str, Actor], t
     with transaction(engine) as session:
         transfer.import_items_file(session, staff["writer"], bp, path)
         out = tmp_path / "out.csv"
-        transfer.export_items_file(session, out)
+        transfer.export_file(session, staff["writer"], out).save(out)
     text = out.read_text(encoding="utf-8-sig")
     assert "关于职业道德的说法" in text and "某公司2025年招聘情况如下" in text
 
