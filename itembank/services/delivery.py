@@ -485,15 +485,17 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
     not logged).
     """
     head = audit.lock_head(session)
-    papers = {paper.id: paper for paper in session.exec(
-        select(Paper).where(col(Paper.id).in_({r.paper_id for r in requests}))).all()}
-    current: dict[int, SealedPaper] = {}
-    for package in session.exec(
-        select(SealedPaper).options(defer(SealedPaper.package))  # type: ignore[arg-type]
-        .where(col(SealedPaper.paper_id).in_(papers), col(SealedPaper.active).is_(True))
+    papers: dict[int, Paper] = {}
+    current: dict[int, _Package] = {}
+    for found, *package in session.exec(  # one round trip: each paper with its active packages, oldest first
+        select(Paper, SealedPaper.id, SealedPaper.engines, SealedPaper.content_hash)
+        .outerjoin(SealedPaper, and_(col(SealedPaper.paper_id) == Paper.id, col(SealedPaper.active).is_(True)))
+        .where(col(Paper.id).in_({r.paper_id for r in requests}))
         .order_by(col(SealedPaper.id))
     ).all():
-        current[package.paper_id] = package  # the newest active package of each paper wins
+        papers[found.id] = found  # type: ignore[index]
+        if package[0] is not None:
+            current[found.id] = _Package(*package)  # type: ignore[index]  # the newest active package wins
     outcomes: list[Pull | ItemBankError] = []
     handovers: list[dict[str, Any]] = []
     entries: list[audit.Entry] = []
@@ -532,6 +534,14 @@ class _Client(NamedTuple):
     token_hash: str
 
 
+class _Package(NamedTuple):
+    """The columns of a paper's active package that a pull decision reads (never the ciphertext)."""
+
+    id: int
+    engines: list[str]
+    content_hash: str
+
+
 def _pulling_users(session: Session, requests: Sequence[PullRequest]) -> list[_Client | None]:
     """The user behind each request, by token hash or by name (one query for the batch)."""
     hashes = {r.token_hash for r in requests if r.token_hash}
@@ -543,7 +553,7 @@ def _pulling_users(session: Session, requests: Sequence[PullRequest]) -> list[_C
     return [by_hash.get(r.token_hash) if r.token_hash else by_name.get(r.engine or "") for r in requests]
 
 
-def _decide(user: _Client, paper_id: int, paper: Paper | None, sealed: SealedPaper | None) -> Pull | ItemBankError:
+def _decide(user: _Client, paper_id: int, paper: Paper | None, sealed: _Package | None) -> Pull | ItemBankError:
     """A pull of this paper's current package by this client, or why not."""
     try:
         Actor(user.name, Role(user.role)).require(Role.EXAM_ENGINE, action="pull sealed papers")
@@ -556,7 +566,7 @@ def _decide(user: _Client, paper_id: int, paper: Paper | None, sealed: SealedPap
                                   reason="engine_not_allowed", field="engine_id")
     except ItemBankError as refusal:
         return refusal
-    return Pull(user.name, paper_id, sealed.id, sealed.content_hash)  # type: ignore[arg-type]
+    return Pull(user.name, paper_id, sealed.id, sealed.content_hash)
 
 
 def _package(session: Session, sealed_id: int) -> dict[str, Any]:
