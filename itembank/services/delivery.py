@@ -487,15 +487,15 @@ def record_pulls(session: Session, requests: Sequence[PullRequest]) -> list[Pull
     head = audit.lock_head(session)
     papers: dict[int, Paper] = {}
     current: dict[int, _Package] = {}
-    for found, *package in session.exec(  # one round trip: each paper with its active packages, oldest first
+    for found, sealed_id, engines, digest in session.exec(  # one round trip: papers with their active packages
         select(Paper, SealedPaper.id, SealedPaper.engines, SealedPaper.content_hash)
         .outerjoin(SealedPaper, and_(col(SealedPaper.paper_id) == Paper.id, col(SealedPaper.active).is_(True)))
         .where(col(Paper.id).in_({r.paper_id for r in requests}))
         .order_by(col(SealedPaper.id))
     ).all():
         papers[found.id] = found  # type: ignore[index]
-        if package[0] is not None:
-            current[found.id] = _Package(*package)  # type: ignore[index]  # the newest active package wins
+        if sealed_id is not None:  # oldest first: the newest active package of each paper wins
+            current[found.id] = _Package(sealed_id, frozenset(engines), digest)  # type: ignore[index]
     outcomes: list[Pull | ItemBankError] = []
     handovers: list[dict[str, Any]] = []
     entries: list[audit.Entry] = []
@@ -538,7 +538,7 @@ class _Package(NamedTuple):
     """The columns of a paper's active package that a pull decision reads (never the ciphertext)."""
 
     id: int
-    engines: list[str]
+    engines: frozenset[str]
     content_hash: str
 
 
