@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from itembank import audit
+from itembank.db import insert_rows
 from itembank.errors import Conflict, NotFound
 from itembank.hashing import content_hash
 from itembank.models import (
@@ -20,6 +22,7 @@ from itembank.models import (
     ItemVersion,
     Role,
 )
+from itembank.models.base import utcnow
 from itembank.records import ItemRecord, RowProblem, raise_for_problems
 from itembank.services.actors import Actor
 
@@ -71,31 +74,26 @@ def create_items(
     ]
     session.add_all(items)
     session.flush()
-    session.add_all(_version(item, record, 1, actor) for item, (_, record) in zip(items, records, strict=True))
+    # versions and enemy memberships as plain rows: an import of thousands skips building ORM objects
+    insert_rows(session, ItemVersion, [_version_row(item, record, 1, actor) for item, (_, record) in zip(items, records, strict=True)])
     _enemies(session, items, [r for _, r in records])
-    for item, (_, record) in zip(items, records, strict=True):
-        audit.record(session, actor.name, "item.create", "item", item.external_id, record.model_dump(mode="json"))
+    audit.record_many(session, [  # one head lock for the whole import, not one per item
+        audit.Entry(actor.name, "item.create", "item", item.external_id, record.model_dump(mode="json"))
+        for item, (_, record) in zip(items, records, strict=True)
+    ])
     session.flush()
     return items
 
 
-def _version(item: Item, record: ItemRecord, number: int, actor: Actor) -> ItemVersion:
+def _version_row(item: Item, record: ItemRecord, number: int, actor: Actor) -> dict[str, Any]:
+    """The columns of one version of ``item`` holding ``record``'s content."""
     assert item.id is not None
-    content = record.content()
-    return ItemVersion(
-        item_id=item.id,
-        version=number,
-        type=record.type,
-        element=record.element,
-        points=record.points,
-        stem=record.stem,
-        options=record.options,
-        key=record.key,
-        rubric=record.rubric,
-        difficulty=record.difficulty,
-        content_hash=content_hash(content),
-        created_by=actor.name,
-    )
+    return {
+        "item_id": item.id, "version": number, "type": record.type.value, "element": record.element,
+        "points": record.points, "stem": record.stem, "options": record.options, "key": record.key,
+        "rubric": record.rubric, "difficulty": record.difficulty, "content_hash": content_hash(record.content()),
+        "created_by": actor.name, "created_at": utcnow(),
+    }
 
 
 def _item_sets(session: Session, records: Sequence[tuple[int, ItemRecord]]) -> dict[str, ItemSet]:
@@ -119,11 +117,11 @@ def _enemies(session: Session, items: Sequence[Item], records: Sequence[ItemReco
     session.add_all(new)
     session.flush()
     groups.update({g.name: g for g in new})
-    session.add_all(
-        EnemyMember(group_id=groups[g].id, item_id=item.id)  # type: ignore[arg-type]
+    insert_rows(session, EnemyMember, [
+        {"group_id": groups[g].id, "item_id": item.id}
         for item, record in zip(items, records, strict=True)
         for g in record.enemy_groups
-    )
+    ])
 
 
 def get_item(session: Session, external_id: str) -> Item:
@@ -152,7 +150,7 @@ def edit_item(session: Session, actor: Actor, external_id: str, record: ItemReco
             field="version",
         )
     new_number = item.current_version + 1
-    version = _version(item, record, new_number, actor)
+    version = ItemVersion(**_version_row(item, record, new_number, actor))
     session.add(version)
     item.current_version = new_number
     item.status = ItemStatus.DRAFT
