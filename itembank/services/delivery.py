@@ -167,9 +167,10 @@ def rotate_signing_key(session: Session, actor: Actor) -> SigningKey:
     is a different matter: rotate, then re-seal the papers in use (a damage incident does that).
     """
     actor.require(Role.ADMIN, action="rotate the bank's signing key")
-    audit.lock_head(session)
+    audit.lock_head(session)  # as a master-key rotation does: the check below holds until commit
     retiring = _active_key(session)
     if retiring is not None:
+        _opened(retiring)  # the new key must be wrapped under the bank's master key, not a stale one
         retiring.active = False
         session.add(retiring)
         session.flush()
@@ -219,10 +220,25 @@ def public_key_info(session: Session, key_id: str | None = None) -> dict[str, st
 
 
 def _bank_signer(session: Session) -> sealing.SigningKey:
-    key = signing_key(session)
-    return sealing.SigningKey.unwrap(
-        get_settings().master_key_bytes(), base64.b64decode(key.wrapped_private_key), key_id=key.key_id
-    )
+    return _opened(signing_key(session))
+
+
+def _opened(key: SigningKey) -> sealing.SigningKey:
+    """The private half of ``key`` under the configured master key.
+
+    It does not open when this process still holds a master key the bank has rotated away from;
+    the error says so, and whoever asked (a seal, a signing-key rotation) writes nothing under it.
+    """
+    try:
+        return sealing.SigningKey.unwrap(
+            get_settings().master_key_bytes(), base64.b64decode(key.wrapped_private_key), key_id=key.key_id
+        )
+    except sealing.KeyUnwrapFailed as exc:
+        raise sealing.KeyUnwrapFailed(
+            f"the configured master key does not open the bank's signing key {key.key_id}: the master key was "
+            "rotated or is wrong; restart with the bank's current master key (`itembank keys check` tells)",
+            field="master_key",
+        ) from exc
 
 
 # ---------------------------------------------------------------- sealing
@@ -341,11 +357,16 @@ def seal_paper(
         package = package | {"answer_key": _answer_key(session, paper, record)}
     advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
 
+    # The ledger head before the signing key: a master-key rotation holds it too, so the data key is
+    # wrapped under the master key that opened the signer, and a process still holding a rotated-away
+    # master key is refused here instead of sealing a paper that the bank's key cannot open.
+    audit.lock_head(session)
+    signer = _bank_signer(session)
     data_key = sealing.new_data_key()
     master = get_settings().master_key_bytes()
     sealed_package = sealing.seal(
         package, paper_id=paper_id, window=window, engines=allowed, data_key=data_key,
-        signing_key=_bank_signer(session), variant_seed=variant_seed,
+        signing_key=signer, variant_seed=variant_seed,
     )
     wrapped = sealing.wrap_key(master, data_key, context=sealing.data_key_context(paper_id))
     session.execute(

@@ -107,9 +107,10 @@ def rotate_master_key(session: Session, actor: Actor, old: bytes, new: bytes) ->
 
     Nothing is written until every key has opened under ``old``: one that does not is named in a
     ``KeyUnwrapFailed`` and the bank stays as it was. Packages are not re-encrypted (their data
-    keys do not change), so engines and pulled packages are unaffected. Run it with the API stopped:
-    a worker still holding ``old`` could seal a paper under it after this commits
-    (``itembank keys check`` finds such a row).
+    keys do not change), so engines and pulled packages are unaffected. It holds the ledger head,
+    as a seal does before it opens the signing key, so a worker still holding ``old`` is refused
+    from then on instead of sealing a paper under it; until it restarts with ``new`` it cannot
+    seal or release keys, hence: rotate with the API stopped.
     """
     actor.require(Role.ADMIN, action="rotate the master key")
     check_key(old, "old_master_key")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import stat
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 from typer.testing import CliRunner, Result
@@ -43,7 +46,15 @@ from itembank.services.master_key import (
 )
 from tests.conftest import add_staff, small_blueprint_document
 from tests.itembank.test_cli import run
-from tests.itembank.test_delivery import RECORDS, bank, bank_public_key, data_key, make_paper, seal  # noqa: F401
+from tests.itembank.test_delivery import (  # noqa: F401
+    POSTGRES_ONLY,
+    RECORDS,
+    bank,
+    bank_public_key,
+    data_key,
+    make_paper,
+    seal,
+)
 
 OLD = hashlib.sha256(b"old master key of the test bank").digest()
 NEW = hashlib.sha256(b"new master key of the test bank").digest()
@@ -147,6 +158,59 @@ def test_engines_pull_and_open_papers_after_rotation_with_the_new_key_configured
     use_master(OLD)
     with pytest.raises(KeyUnwrapFailed):
         data_key(engine, staff["engine1"], papers[0])
+
+
+def test_a_server_still_holding_the_old_key_can_neither_seal_nor_make_a_signing_key(
+    engine: Engine, staff: dict[str, Actor], papers: list[int]
+) -> None:
+    """After the rotation, a process configured with OLD must not write anything wrapped under OLD."""
+    later = make_paper(engine, "P-3")
+    rotate(engine, staff["admin"])
+    before = snapshot(engine)
+    with pytest.raises(KeyUnwrapFailed) as sealing_refused:
+        seal(engine, staff["manager"], later)
+    with pytest.raises(KeyUnwrapFailed) as rotation_refused, transaction(engine) as session:
+        delivery.rotate_signing_key(session, staff["admin"])
+    for refused in (sealing_refused, rotation_refused):
+        assert refused.value.field == "master_key" and "restart with the bank's current master key" in refused.value.message
+    assert snapshot(engine) == before
+    with transaction(engine) as session:
+        assert delivery.get_paper(session, later).status == "approved"
+    assert check(engine, NEW).ok
+
+
+@POSTGRES_ONLY
+def test_a_seal_racing_a_rotation_never_wraps_its_data_key_under_the_old_key(
+    engine: Engine, staff: dict[str, Actor], papers: list[int]
+) -> None:
+    """The rotation holds its transaction open while a seal under OLD starts; the seal must wait for it
+    and then be refused, not read the signing key before the commit and wrap its data key under OLD."""
+    later = make_paper(engine, "P-3")
+    outcome: list[BaseException | None] = []
+
+    def seal_under_old() -> None:
+        try:
+            seal(engine, staff["manager"], later)
+            outcome.append(None)
+        except BaseException as error:  # noqa: BLE001 - the test inspects the outcome
+            outcome.append(error)
+
+    with Session(engine) as rotation:
+        rotate_master_key(rotation, staff["admin"], OLD, NEW)
+        rotator = rotation.exec(text("select pg_backend_pid()")).one()[0]  # type: ignore[call-overload]
+        sealer = threading.Thread(target=seal_under_old)
+        sealer.start()
+        deadline = time.monotonic() + 30
+        with Session(engine) as watcher:  # until the seal waits on a lock the rotation holds
+            while not watcher.exec(text(  # type: ignore[call-overload]
+                    "select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))"
+            ).bindparams(pid=rotator)).one()[0]:
+                assert time.monotonic() < deadline and sealer.is_alive(), f"the seal never waited: {outcome}"
+                time.sleep(0.02)
+        rotation.commit()
+    sealer.join(30)
+    assert len(outcome) == 1 and isinstance(outcome[0], KeyUnwrapFailed), outcome
+    assert check(engine, NEW).ok, "a data key wrapped under the old master key after the rotation"
 
 
 @pytest.mark.parametrize("table", ["sealed_papers", "signing_keys"])
