@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from itembank.errors import (
+    Busy,
     Conflict,
     Forbidden,
     Infeasible,
@@ -35,6 +36,7 @@ STATUS: dict[type[ItemBankError], int] = {
     Conflict: 409,
     Infeasible: 422,
     IntegrityFailure: 409,
+    Busy: 503,
 }
 
 
@@ -56,6 +58,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (409, "the operation clashes with the current state"),
         (422, "invalid input; `field` names the path"),
         (500, "internal error (no details are given)"),
+        (503, "a concurrent operation or the database got in the way; the message says whether anything was stored; retry after `Retry-After` seconds"),
     )
 }
 """Documented on every route so clients (and schemathesis) know the error shape."""
@@ -96,7 +99,8 @@ async def _domain(_request: Request, error: Exception) -> JSONResponse:
 
 def domain_response(error: ItemBankError) -> JSONResponse:
     """A domain error as the app answers it (also used by the pull's express lane)."""
-    headers = {"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized) else None
+    headers = ({"WWW-Authenticate": "Bearer"} if isinstance(error, Unauthorized)
+               else {"Retry-After": "1"} if isinstance(error, Busy) else None)
     body = ErrorBody(**error.to_dict())
     reason = getattr(error, "reason", None)
     if body.details is None and reason is not None:  # refusals say why (too_early, engine_not_allowed ...)

@@ -14,11 +14,12 @@ from typing import Any
 
 from sqlalchemy import event, insert
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session as OrmSession
 from sqlmodel import Session, SQLModel, create_engine
 
 from itembank.config import get_settings
-from itembank.errors import Conflict, RetentionViolation
+from itembank.errors import Busy, Conflict, RetentionViolation
 from itembank.models import AuditEvent, ItemVersion
 from itembank.models.base import as_utc, utcnow
 
@@ -66,16 +67,49 @@ def _migrate(engine: Engine, direction: str, revision: str) -> None:
         getattr(command, direction)(config, revision)
 
 
+TRANSIENT_SQLSTATES = {
+    "40001": "a serialisation conflict with a concurrent operation",
+    "40P01": "a deadlock with a concurrent operation",
+    "55P03": "a lock held by a concurrent operation",
+}
+"""PostgreSQL refusals that say nothing about the request itself: the same request may succeed when sent again."""
+
+
 @contextmanager
 def transaction(engine: Engine) -> Iterator[Session]:
-    """One business operation: commit on success, roll back everything on any error."""
+    """One business operation: commit on success, roll back everything on any error.
+
+    A passing refusal by the database (see :func:`busy_error`) is raised as ``Busy`` so that the
+    API answers 503 and the command line a retry hint, instead of either reporting a bug.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except DBAPIError as exc:
+            session.rollback()
+            busy = busy_error(exc)
+            if busy is None:
+                raise
+            raise busy from exc
         except BaseException:
             session.rollback()
             raise
+
+
+def busy_error(exc: DBAPIError) -> Busy | None:
+    """``Busy`` naming why, when ``exc`` is a passing refusal; None when it is about the request or a bug."""
+    sqlstate = getattr(exc.orig, "sqlstate", None) or ""
+    if sqlstate in TRANSIENT_SQLSTATES:
+        why = TRANSIENT_SQLSTATES[sqlstate]
+    elif getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+        why = "the database file was locked by another writer"
+    elif exc.connection_invalidated:
+        return Busy("the connection to the database was lost; had it dropped while committing, the change may "
+                    "be stored: look before sending it again (requests with a batch id are safe to repeat)")
+    else:
+        return None
+    return Busy(f"the bank could not complete this now ({why}); nothing was stored: send the same request again")
 
 
 def insert_rows(session: Session, model: type[SQLModel], rows: Sequence[Mapping[str, Any]]) -> None:

@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from itembank import sealing
 from itembank.errors import (
+    Busy,
     Conflict,
     Forbidden,
     IntegrityFailure,
@@ -38,6 +39,7 @@ ERRORS_BY_STATUS: dict[int, type[ItemBankError]] = {
     422: ValidationError,
 }
 ERRORS_BY_CODE: dict[str, type[ItemBankError]] = {
+    "busy": Busy,
     "integrity_failure": IntegrityFailure,
     "tampered_package": sealing.TamperedPackage,
 }

@@ -7,7 +7,8 @@
     ├── Conflict                        the operation clashes with the current state
     │   └── RetentionViolation          a retained record may not be deleted
     ├── Infeasible (ValueError)         a paper spec cannot be met by the bank
-    └── IntegrityFailure                the audit ledger or a sealed package does not verify
+    ├── IntegrityFailure                the audit ledger or a sealed package does not verify
+    └── Busy                            a concurrent operation or the database got in the way; retry
 """
 
 from __future__ import annotations
@@ -59,3 +60,11 @@ class Infeasible(ItemBankError, ValueError):
 
 class IntegrityFailure(ItemBankError):
     code = "integrity_failure"
+
+
+class Busy(ItemBankError):
+    """The database refused the transaction for a passing reason (a deadlock with a concurrent
+    operation, a lock or serialisation conflict, a lost connection); it was rolled back whole and
+    the same request may simply be sent again."""
+
+    code = "busy"

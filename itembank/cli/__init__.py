@@ -10,6 +10,7 @@ import typer
 
 from itembank.cli.app import app
 from itembank.errors import (
+    Busy,
     Conflict,
     Forbidden,
     Infeasible,
@@ -26,6 +27,7 @@ EXIT_CODES: dict[type[ItemBankError], int] = {
     Conflict: 5,
     Infeasible: 6,
     IntegrityFailure: 7,
+    Busy: 75,  # EX_TEMPFAIL: try again later
 }
 
 # Register the command groups on the app.
