@@ -355,12 +355,13 @@ def seal_paper(
     package, record = variant_content(session, paper, variant_seed)
     if include_key:
         package = package | {"answer_key": _answer_key(session, paper, record)}
-    advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
-
-    # The ledger head before the signing key: a master-key rotation holds it too, so the data key is
-    # wrapped under the master key that opened the signer, and a process still holding a rotated-away
-    # master key is refused here instead of sealing a paper that the bank's key cannot open.
+    # The ledger head first, as a key release or a pull batch takes it before the paper's row (the
+    # same order everywhere, so a re-seal and a release of one paper cannot deadlock); and before the
+    # signing key, because a master-key rotation holds it too: the data key is wrapped under the master
+    # key that opened the signer, and a process still holding a rotated-away master key is refused
+    # here instead of sealing a paper that the bank's key cannot open.
     audit.lock_head(session)
+    advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
     signer = _bank_signer(session)
     data_key = sealing.new_data_key()
     master = get_settings().master_key_bytes()
