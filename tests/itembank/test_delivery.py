@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import threading
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -326,3 +327,35 @@ def test_first_seals_at_once_agree_on_one_signing_key(engine: Engine, bank: dict
             verify(SealedPackage.from_dict(sealed.package), public)
         handover_rows = session.exec(select(Handover)).all()
     assert handover_rows == []
+
+
+@POSTGRES_ONLY
+def test_a_re_seal_and_the_first_key_release_of_one_paper_do_not_deadlock(
+    engine: Engine, bank: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each side is held where it would hold one lock and want the other's (a re-seal right after it
+    moved the paper's row, a release right before): with one lock order for both, one waits for the
+    other instead, and nothing ends in PostgreSQL's deadlock detector."""
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    advance = delivery.advance_paper
+    both_there = threading.Barrier(2, timeout=3)
+
+    def meet() -> None:
+        with contextlib.suppress(threading.BrokenBarrierError):  # the other waits on a lock this one holds
+            both_there.wait()
+
+    def held_advance(session: Session, paper: Paper, status: PaperStatus, **terms: Any) -> bool:
+        if status == PaperStatus.SEALED:  # the re-seal, once it holds the row
+            moved = advance(session, paper, status, **terms)
+            meet()
+            return moved
+        meet()  # the release, holding the ledger head, before it takes the row
+        return advance(session, paper, status, **terms)
+
+    monkeypatch.setattr(delivery, "advance_paper", held_advance)
+    outcomes = _race(engine, [lambda: seal(engine, bank["manager"], paper_id, variant_seed=3),
+                              lambda: data_key(engine, bank["engine1"], paper_id)])
+    assert all(o is None or isinstance(o, Conflict) for o in outcomes), outcomes
+    with transaction(engine) as session:
+        assert audit.verify(session).ok
