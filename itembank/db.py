@@ -102,7 +102,7 @@ def busy_error(exc: DBAPIError) -> Busy | None:
     sqlstate = getattr(exc.orig, "sqlstate", None) or ""
     if sqlstate in TRANSIENT_SQLSTATES:
         why = TRANSIENT_SQLSTATES[sqlstate]
-    elif getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_BUSY", "SQLITE_LOCKED"):
+    elif str(getattr(exc.orig, "sqlite_errorname", "")).startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         why = "the database file was locked by another writer"
     elif exc.connection_invalidated:
         return Busy("the connection to the database was lost; had it dropped while committing, the change may "

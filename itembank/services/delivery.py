@@ -23,7 +23,7 @@ from sqlmodel import Session, col, select
 from itembank import audit, sealing
 from itembank.config import get_settings
 from itembank.db import insert_rows
-from itembank.errors import Conflict, Forbidden, ItemBankError, NotFound, ValidationError
+from itembank.errors import Busy, Conflict, Forbidden, ItemBankError, NotFound, ValidationError
 from itembank.hashing import canonical_json
 from itembank.models import (
     Blueprint,
@@ -646,6 +646,14 @@ def release_key(session: Session, engine_actor: Actor, paper_id: int, now: datet
     except sealing.KeyReleaseRefused as refusal:
         _log_refusal(session, engine_actor, paper_id, "key_release", refusal, refusal.reason)
         raise
+    # Refusals are logged (above) before the ledger head is taken: their own transaction needs it.
+    # Once it is held no re-seal can commit, so a package retired since it was read is caught here.
+    audit.lock_head(session)
+    _, current = _paper_and_active_package(session, paper_id)
+    if current is None or current.id != sealed.id:
+        raise Busy(f"paper {paper_id} was re-sealed or withdrawn while this key request was decided; "
+                   "nothing was released: ask again (a re-sealed paper's package must be pulled again)",
+                   field="paper_id")
     session.add(Handover(paper_id=paper_id, sealed_id=sealed.id, client=engine_actor.name, action="key_release",
                          content_hash=sealed.content_hash))
     audit.record(session, engine_actor.name, "paper.key_release", "paper", paper_id, {

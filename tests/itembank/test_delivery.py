@@ -12,9 +12,9 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
-from itembank import audit
+from itembank import audit, sealing
 from itembank.db import transaction
-from itembank.errors import Conflict, Forbidden, ValidationError
+from itembank.errors import Busy, Conflict, Forbidden, ValidationError
 from itembank.hashing import canonical_json
 from itembank.models import (
     AuditEvent,
@@ -359,3 +359,30 @@ def test_a_re_seal_and_the_first_key_release_of_one_paper_do_not_deadlock(
     assert all(o is None or isinstance(o, Conflict) for o in outcomes), outcomes
     with transaction(engine) as session:
         assert audit.verify(session).ok
+
+
+def test_a_key_request_decided_before_a_re_seal_committed_releases_nothing(
+    engine: Engine, bank: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The release reads the active package, then a re-seal commits before it writes: the old package's
+    key must not go out (it is retired), and the engine is told to ask again."""
+    paper_id = make_paper(engine)
+    old = seal(engine, bank["manager"], paper_id)
+    release = sealing.release_data_key
+
+    def release_then_re_seal(*args: Any, **kwargs: Any) -> bytes:
+        key = release(*args, **kwargs)
+        re_seal = threading.Thread(target=seal, args=(engine, bank["manager"], paper_id), kwargs={"variant_seed": 5})
+        re_seal.start()
+        re_seal.join(30)
+        return key
+
+    monkeypatch.setattr(sealing, "release_data_key", release_then_re_seal)
+    with pytest.raises(Busy, match="nothing was released|nothing was stored"):
+        data_key(engine, bank["engine1"], paper_id)
+    monkeypatch.setattr(sealing, "release_data_key", release)
+    with transaction(engine) as session:
+        new = session.exec(select(SealedPaper).where(col(SealedPaper.active).is_(True))).one()
+        assert new.id != old.id and new.variant_seed == 5
+        assert not session.exec(select(Handover).where(Handover.action == "key_release")).all()
+    assert data_key(engine, bank["engine1"], paper_id), "asked again, the current package's key is released"
