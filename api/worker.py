@@ -34,6 +34,7 @@ class JobPool:
         self._executor: ThreadPoolExecutor | None = None
         self._stop = threading.Event()
         self._futures: set[Future[None]] = set()
+        self._heartbeat: threading.Thread | None = None
 
     def start(self) -> list[int]:
         """Fail the jobs dead workers left running, then pick up every queued job; returns the failed ids.
@@ -42,8 +43,9 @@ class JobPool:
         """
         self._executor = ThreadPoolExecutor(max_workers=self.threads, thread_name_prefix="itembank-job")
         self._stop = threading.Event()
-        threading.Thread(target=self._beat, args=(self._stop, self.heartbeat_seconds), daemon=True,
-                         name="itembank-job-heartbeat").start()
+        self._heartbeat = threading.Thread(target=self._beat, args=(self._stop, self.heartbeat_seconds), daemon=True,
+                                           name="itembank-job-heartbeat")
+        self._heartbeat.start()
         interrupted = jobs.fail_interrupted(self.engine, self.worker)
         for job_id in jobs.queued_ids(self.engine):
             self.dispatch(job_id)
@@ -82,6 +84,9 @@ class JobPool:
     def shutdown(self) -> None:
         """Stop taking work; jobs not yet started stay queued in the database for the next start."""
         self._stop.set()
+        if self._heartbeat is not None:  # a beat in flight finishes before the database may go away
+            self._heartbeat.join()
+            self._heartbeat = None
         if self._executor is not None:
             self._executor.shutdown(wait=True, cancel_futures=True)
             self._executor = None
