@@ -64,7 +64,8 @@ class IntegrityFailure(ItemBankError):
 
 class Busy(ItemBankError):
     """The database refused the transaction for a passing reason (a deadlock with a concurrent
-    operation, a lock or serialisation conflict, a lost connection); it was rolled back whole and
-    the same request may simply be sent again."""
+    operation, a lock or serialisation conflict, a locked SQLite file): it was rolled back whole and
+    the same request may simply be sent again. A lost connection is one too, but one that dropped
+    while committing leaves the outcome unknown, and its message says so."""
 
     code = "busy"
