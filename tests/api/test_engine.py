@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -224,3 +225,23 @@ def test_the_express_lane_answers_as_the_full_route_does(engine: Engine, client:
     # both pulls; the manager's attempt through the lane (where the role is decided with the pull; the app's role guard
     # answers first) and the missing paper are logged refusals
     assert [(h.client, h.action) for h in rows] == [("engine1", "pull")] * 2 + [("manager", "refused")] + [("engine1", "refused")]
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+def test_a_pull_the_ledger_cannot_take_now_is_a_503_and_leaves_nothing(engine: Engine, client: TestClient, auth: Auth,
+                                                                       sealed_paper: int) -> None:
+    """The batch behind the express lane hits a lock timeout: every pull in it is told to retry, none is logged."""
+    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("set local lock_timeout = '200ms'"))
+    url = f"/engine/papers/{sealed_paper}/package"
+    with engine.connect() as holder:
+        holder.execute(text("lock table audit_head in access exclusive mode"))
+        busy = client.get(url, headers=auth("engine1"))
+        holder.rollback()
+    assert busy.status_code == 503 and busy.headers["retry-after"] == "1", busy.text
+    assert busy.json()["code"] == "busy" and "ciphertext" not in busy.text
+    with transaction(engine) as session:
+        assert session.exec(select(Handover)).all() == []
+    assert client.get(url, headers=auth("engine1")).status_code == 200, "the same pull again"
+    with transaction(engine) as session:
+        assert [h.action for h in session.exec(select(Handover)).all()] == ["pull"]
+        assert audit.verify(session).ok
