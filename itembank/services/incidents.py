@@ -92,6 +92,14 @@ def report_leak(
     if paper.status == PaperStatus.INVALIDATED.value:
         raise Conflict(f"paper {paper.name} is already invalidated", field="paper")
     leaked = _item_ids(session, paper)
+    backup = _disjoint_backup(session, paper, set(leaked))
+    if backup is None and not assemble_replacement:
+        raise Infeasible(f"no disjoint backup of {paper.name} is left and no replacement was asked for", field="backup")
+    # The replacement is solved before this transaction writes anything: the solver may run for its whole
+    # time limit, and from the first write on this transaction holds the ledger head, which every pull and
+    # key release waits for (the backup's engines among them). It avoids the backup about to be released.
+    replacement = (_replacement(session, actor, paper, _item_ids(session, backup) if backup else [])
+                   if assemble_replacement else None)
     actions: list[str] = []
     compromisable = [i for i in session.exec(select(Item).where(col(Item.external_id).in_(leaked))).all()
                      if i.status in workflow.TRANSITIONS["compromise"].sources]
@@ -106,7 +114,6 @@ def report_leak(
     advance_paper(session, paper, PaperStatus.INVALIDATED)
     actions.append(f"invalidated {paper.name} for {scope} and withdrew {withdrawn} sealed package(s)")
 
-    backup = _disjoint_backup(session, paper, set(leaked))
     results: dict[str, Any] = {"compromised_items": len(compromisable), "invalidated_paper": paper.name}
     if backup is not None:
         if backup.status == PaperStatus.DRAFT.value:
@@ -114,12 +121,9 @@ def report_leak(
         sealed = seal_paper(session, actor, backup.id, not_before=start, not_after=end, engines=engines)  # type: ignore[arg-type]
         actions.append(f"released backup {backup.name} (sealed package {sealed.id}) to {', '.join(engines)}")
         results["released_backup"] = backup.name
-    if assemble_replacement:
-        replacement = _replacement(session, actor, paper)
+    if replacement is not None:
         actions.append(f"assembled replacement backup {replacement.name} (draft, awaiting approval)")
         results["replacement_backup"] = replacement.name
-    if backup is None and not assemble_replacement:
-        raise Infeasible(f"no disjoint backup of {paper.name} is left and no replacement was asked for", field="backup")
     return _record(session, actor, "leak", paper, scope, cause, actions, results)
 
 
@@ -139,8 +143,9 @@ def _disjoint_backup(session: Session, leaked: Paper, leaked_items: set[str]) ->
     return None
 
 
-def _replacement(session: Session, actor: Actor, leaked: Paper) -> Paper:
-    """Assemble one new backup with the leaked paper's spec, disjoint from every paper in use."""
+def _replacement(session: Session, actor: Actor, leaked: Paper, backup_items: list[str]) -> Paper:
+    """Assemble one new backup with the leaked paper's spec, disjoint from every paper in use and from the
+    backup being released (which may not be in use yet)."""
     run = session.get(paper_service.AssemblyRun, leaked.assembly_run_id) if leaked.assembly_run_id else None
     if run is None:
         raise NotFound(f"paper {leaked.name} has no assembly run to take a spec from", field="paper")
@@ -150,7 +155,7 @@ def _replacement(session: Session, actor: Actor, leaked: Paper) -> Paper:
     outcome = paper_service.assemble(
         session, actor, spec, occupation_code=blueprint.occupation_code, level=blueprint.level,  # type: ignore[union-attr]
         exam_kind=blueprint.exam_kind, blueprint_version=blueprint.version,  # type: ignore[union-attr]
-        disjoint_from=[*in_use, _item_ids(session, leaked)], name=f"{run.spec_name}-replacement",
+        disjoint_from=[*in_use, _item_ids(session, leaked), backup_items], name=f"{run.spec_name}-replacement",
     )
     (paper,) = outcome.papers
     paper.role = "backup"

@@ -3,13 +3,16 @@ replacement backup assembled, every step in the ledger."""
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import yaml
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+import assembly
 from itembank import audit
 from itembank.db import transaction
 from itembank.errors import Infeasible, ValidationError
@@ -44,7 +47,8 @@ def calibrated_bank(engine: Engine, staff: dict[str, Actor]) -> Engine:
     return engine
 
 
-def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[str, Actor]) -> None:
+def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[str, Actor],
+                                        monkeypatch: pytest.MonkeyPatch) -> None:
     engine = calibrated_bank
     heard: list[float] = []
     with transaction(engine) as session:
@@ -63,9 +67,23 @@ def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[st
 
     leaked = outcome.papers[0]
     start = utcnow() + timedelta(minutes=5)
+    solve = assembly.assemble
+    appended_meanwhile: list[bool] = []
+
+    def solve_while_others_write(*args: Any, **kwargs: Any) -> Any:
+        """While the replacement is solved, another operation (a pull, say) appends to the ledger."""
+        other = threading.Thread(target=_append_event, args=(engine,))
+        other.start()
+        other.join(10)
+        appended_meanwhile.append(not other.is_alive())
+        return solve(*args, **kwargs)
+
+    monkeypatch.setattr(assembly, "assemble", solve_while_others_write)
     with transaction(engine) as session:
         incident = incidents.report_leak(session, staff["manager"], leaked.id, {"engines": ["engine1"], "sites": ["A"]},
                                          "试卷在运输中被私自拆启", window=(start, start + timedelta(minutes=90)))
+    monkeypatch.setattr(assembly, "assemble", solve)
+    assert appended_meanwhile == [True], "the leak report held the ledger while its replacement was solved"
     report = incident.report["results"]
     assert report["released_backup"].endswith("backup-1")
     with transaction(engine) as session:
@@ -79,6 +97,11 @@ def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[st
         assert replacement.name.endswith("-backup-1")
         assert not fresh & set().union(*items.values())
         assert audit.verify(session).ok
+
+
+def _append_event(engine: Engine) -> None:
+    with transaction(engine) as session:
+        audit.record(session, "engine1", "paper.pull", "paper", 0)
 
 
 def test_bad_spec_and_starved_bank_are_named(calibrated_bank: Engine, staff: dict[str, Actor]) -> None:
