@@ -124,7 +124,12 @@ def advance_paper(
 
     With ``expected_lock_version`` a stale writer gets ``Conflict``; with ``from_statuses`` alone the
     move simply does not happen when another writer already made it (returns False).
+
+    The ledger head is taken first (every status move is audited, so the caller takes it anyway): with
+    the paper's row always locked after the head, a seal, a key release, a damage report and the first
+    response batch of one paper wait for each other instead of deadlocking.
     """
+    audit.lock_head(session)
     statement = update(Paper).where(col(Paper.id) == paper.id)
     if expected_lock_version is not None:
         statement = statement.where(col(Paper.lock_version) == expected_lock_version)
@@ -355,12 +360,10 @@ def seal_paper(
     package, record = variant_content(session, paper, variant_seed)
     if include_key:
         package = package | {"answer_key": _answer_key(session, paper, record)}
-    # The ledger head first, as a key release or a pull batch takes it before the paper's row (the
-    # same order everywhere, so a re-seal and a release of one paper cannot deadlock); and before the
-    # signing key, because a master-key rotation holds it too: the data key is wrapped under the master
-    # key that opened the signer, and a process still holding a rotated-away master key is refused
-    # here instead of sealing a paper that the bank's key cannot open.
-    audit.lock_head(session)
+    # advance_paper takes the ledger head before the paper's row; the signing key is opened only under
+    # it, because a master-key rotation holds it too: the data key is wrapped under the master key that
+    # opened the signer, and a process still holding a rotated-away master key is refused here instead
+    # of sealing a paper that the bank's key cannot open.
     advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
     signer = _bank_signer(session)
     data_key = sealing.new_data_key()

@@ -37,7 +37,7 @@ from itembank.sealing import (
     open_sealed,
     verify,
 )
-from itembank.services import blueprints, delivery, items
+from itembank.services import blueprints, delivery, items, responses
 from itembank.services.actors import Actor
 from itembank.services.users import add_user, hash_token
 from tests.conftest import small_blueprint_document
@@ -329,15 +329,10 @@ def test_first_seals_at_once_agree_on_one_signing_key(engine: Engine, bank: dict
     assert handover_rows == []
 
 
-@POSTGRES_ONLY
-def test_a_re_seal_and_the_first_key_release_of_one_paper_do_not_deadlock(
-    engine: Engine, bank: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Each side is held where it would hold one lock and want the other's (a re-seal right after it
-    moved the paper's row, a release right before): with one lock order for both, one waits for the
-    other instead, and nothing ends in PostgreSQL's deadlock detector."""
-    paper_id = make_paper(engine)
-    seal(engine, bank["manager"], paper_id)
+def hold_at_paper_moves(monkeypatch: pytest.MonkeyPatch, holding: PaperStatus, reaching: PaperStatus) -> None:
+    """Hold two operations where each would hold one lock and want the other's: the move to ``holding``
+    right after it moved the paper's row, the move to ``reaching`` right before (its caller holding the
+    ledger head). With one lock order they wait for each other instead (the barrier times out)."""
     advance = delivery.advance_paper
     both_there = threading.Barrier(2, timeout=3)
 
@@ -346,14 +341,26 @@ def test_a_re_seal_and_the_first_key_release_of_one_paper_do_not_deadlock(
             both_there.wait()
 
     def held_advance(session: Session, paper: Paper, status: PaperStatus, **terms: Any) -> bool:
-        if status == PaperStatus.SEALED:  # the re-seal, once it holds the row
+        if status == holding:
             moved = advance(session, paper, status, **terms)
             meet()
             return moved
-        meet()  # the release, holding the ledger head, before it takes the row
+        if status == reaching:
+            meet()
         return advance(session, paper, status, **terms)
 
-    monkeypatch.setattr(delivery, "advance_paper", held_advance)
+    for module in (delivery, responses):  # responses imports it by name
+        monkeypatch.setattr(module, "advance_paper", held_advance)
+
+
+@POSTGRES_ONLY
+def test_a_re_seal_and_the_first_key_release_of_one_paper_do_not_deadlock(
+    engine: Engine, bank: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing may end in PostgreSQL's deadlock detector (a 503 busy); a conflict on the paper is fair."""
+    paper_id = make_paper(engine)
+    seal(engine, bank["manager"], paper_id)
+    hold_at_paper_moves(monkeypatch, holding=PaperStatus.SEALED, reaching=PaperStatus.RELEASED)
     outcomes = _race(engine, [lambda: seal(engine, bank["manager"], paper_id, variant_seed=3),
                               lambda: data_key(engine, bank["engine1"], paper_id)])
     assert all(o is None or isinstance(o, Conflict) for o in outcomes), outcomes

@@ -10,13 +10,23 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import col, select
 
+from itembank import audit
 from itembank.db import transaction
 from itembank.errors import Conflict, Forbidden, ValidationError
-from itembank.models import Item, Paper, PaperStatus, Response, ResponseBatch, Role
+from itembank.models import Handover, Item, Paper, PaperStatus, Response, ResponseBatch, Role
 from itembank.sealing import SealedPackage, load_public_key, open_sealed
 from itembank.services import delivery, responses
 from itembank.services.actors import Actor
-from tests.itembank.test_delivery import NOW, POSTGRES_ONLY, _race, bank, make_paper, seal  # noqa: F401
+from tests.itembank.test_delivery import (  # noqa: F401
+    NOW,
+    POSTGRES_ONLY,
+    _race,
+    bank,
+    data_key,
+    hold_at_paper_moves,
+    make_paper,
+    seal,
+)
 
 CORRECT = {"D-001": "B", "D-002": "D", "D-003": "AC", "D-004": "T", "D-005": "A", "D-006": "答案"}
 pytestmark = pytest.mark.usefixtures("bank")
@@ -150,3 +160,23 @@ def test_twenty_concurrent_batches_keep_exposure_exact(engine: Engine, staff: di
         last_used = session.exec(select(Item.last_used)).all()
     assert frame["person_id"].nunique() == 40 and len(frame) == 240
     assert all(moment is not None for moment in last_used)
+
+
+@POSTGRES_ONLY
+def test_the_first_response_batch_and_the_first_key_release_of_one_paper_do_not_deadlock(
+    engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Exam day with staggered sessions: one site sends its candidates' responses while another asks for the
+    key. The batch moves the paper to administered, the release to released: neither may end as a deadlock."""
+    paper_id = make_paper(engine)
+    seal(engine, staff["manager"], paper_id, engines=["engine1", "engine2"])
+    with transaction(engine) as session:
+        delivery.pull_package(session, staff["engine1"], paper_id)
+    hold_at_paper_moves(monkeypatch, holding=PaperStatus.ADMINISTERED, reaching=PaperStatus.RELEASED)
+    outcomes = _race(engine, [lambda: submit(engine, staff["engine1"], paper_id, "b-1", answers("c1")),
+                              lambda: data_key(engine, Actor("engine2", Role.EXAM_ENGINE), paper_id)])
+    assert outcomes == [None, None]
+    with transaction(engine) as session:
+        assert audit.verify(session).ok
+        assert [h.action for h in session.exec(select(Handover).order_by(col(Handover.id))).all()] == [
+            "pull", "key_release"]
