@@ -141,6 +141,7 @@ def current_version(session: Session, item: Item) -> ItemVersion:
 def edit_item(session: Session, actor: Actor, external_id: str, record: ItemRecord, *, expected_version: int | None = None) -> ItemVersion:
     """Any edit makes a new version that goes back to draft for review; old versions stay as they were."""
     actor.require(*WRITERS, action="edit items")
+    audit.lock_head(session)  # before the item's row (the bank's one lock order), and the checks below hold
     item = get_item(session, external_id)
     if item.status not in EDITABLE:
         raise Conflict(f"item {external_id} is {item.status} and can no longer be edited", field="status")

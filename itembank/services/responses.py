@@ -250,6 +250,7 @@ def submit_responses(
     sealed = _engine_sealed(session, engine_actor, paper)
     batch = ResponseBatch(batch_id=batch_id, client=engine_actor.name, paper_id=paper_id,
                           n_responses=len(frame), content_hash=digest)
+    audit.lock_head(session)  # before the item and paper rows: the bank's one lock order (docs/architecture.md)
     claimed = _claim_batch_id(session, batch)
     if claimed is None:
         concurrent = _existing_batch(session, batch_id, digest, paper_id, engine_actor)

@@ -98,13 +98,14 @@ def transition(session: Session, actor: Actor, external_ids: Sequence[str], acti
         own = [i.external_id for i in items if writers.get(cast(int, i.id)) == actor.name]
         if own:
             raise Conflict(f"{actor.name} wrote {', '.join(own[:10])} and may not {action} it", field="actor")
-    for item in items:
-        _apply(session, actor, item, rule.action, rule.target, reason)
+    audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
+    audit.record_many(session, [_apply(session, actor, item, rule.action, rule.target, reason) for item in items])
     session.flush()
     return items
 
 
-def _apply(session: Session, actor: Actor, item: Item, action: str, target: ItemStatus, reason: str) -> None:
+def _apply(session: Session, actor: Actor, item: Item, action: str, target: ItemStatus, reason: str) -> audit.Entry:
+    """Move one item and add its sign-off; returns its ledger event for the caller to append with the others."""
     previous = item.status
     item.status = target
     item.status_reason = reason
@@ -112,8 +113,8 @@ def _apply(session: Session, actor: Actor, item: Item, action: str, target: Item
     session.add(item)
     session.add(ReviewSignoff(item_id=item.id, version=item.current_version, stage=action, actor=actor.name,  # type: ignore[arg-type]
                               decision="approve" if target != S.DRAFT else "reject", reason=reason, at=utcnow()))
-    audit.record(session, actor.name, f"item.{action}", "item", item.external_id,
-                 {"from": str(previous), "to": str(target), "version": item.current_version, "reason": reason})
+    return audit.Entry(actor.name, f"item.{action}", "item", item.external_id,
+                       {"from": str(previous), "to": str(target), "version": item.current_version, "reason": reason})
 
 
 def _panel_signatures(session: Session, items: Sequence[Item]) -> dict[int, tuple[int, set[str]]]:
@@ -156,14 +157,16 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
         raise Conflict(f"only reviewed items go before the acceptance panel: {listing}", field="status")
     needed = get_settings().panel_min_members
     panel = _panel_signatures(session, items)
+    audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
+    entries: list[audit.Entry] = []
     for item in items:
         round_, signed = panel[item.id]  # type: ignore[index]
         if actor.name in signed:
             raise Conflict(f"{actor.name} has already signed {item.external_id} in this panel round", field="actor")
         session.add(ReviewSignoff(item_id=item.id, version=item.current_version, stage="panel",  # type: ignore[arg-type]
                                   panel_round=round_, actor=actor.name, decision=decision, reason=reason, at=utcnow()))
-        audit.record(session, actor.name, f"item.panel_{decision}", "item", item.external_id,
-                     {"version": item.current_version, "round": round_, "reason": reason})
+        entries.append(audit.Entry(actor.name, f"item.panel_{decision}", "item", item.external_id,
+                                   {"version": item.current_version, "round": round_, "reason": reason}))
         if decision == "reject":
             item.status, item.status_reason = S.DRAFT, f"rejected by acceptance panel ({actor.name}): {reason}"
             item.lock_version += 1
@@ -172,7 +175,8 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
             item.status, item.status_reason = S.ACCEPTED, f"accepted by a panel of {len(signed) + 1}"
             item.lock_version += 1
             session.add(item)
-            audit.record(session, actor.name, "item.accept", "item", item.external_id,
-                         {"version": item.current_version, "panel": sorted(signed | {actor.name})})
+            entries.append(audit.Entry(actor.name, "item.accept", "item", item.external_id,
+                                       {"version": item.current_version, "panel": sorted(signed | {actor.name})}))
+    audit.record_many(session, entries)
     session.flush()
     return items
