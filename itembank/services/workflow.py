@@ -98,8 +98,8 @@ def transition(session: Session, actor: Actor, external_ids: Sequence[str], acti
         own = [i.external_id for i in items if writers.get(cast(int, i.id)) == actor.name]
         if own:
             raise Conflict(f"{actor.name} wrote {', '.join(own[:10])} and may not {action} it", field="actor")
-    audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
-    audit.record_many(session, [_apply(session, actor, item, rule.action, rule.target, reason) for item in items])
+    head = audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
+    audit.record_many(session, [_apply(session, actor, item, rule.action, rule.target, reason) for item in items], head)
     session.flush()
     return items
 
@@ -157,7 +157,7 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
         raise Conflict(f"only reviewed items go before the acceptance panel: {listing}", field="status")
     needed = get_settings().panel_min_members
     panel = _panel_signatures(session, items)
-    audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
+    head = audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
     entries: list[audit.Entry] = []
     for item in items:
         round_, signed = panel[item.id]  # type: ignore[index]
@@ -177,6 +177,6 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
             session.add(item)
             entries.append(audit.Entry(actor.name, "item.accept", "item", item.external_id,
                                        {"version": item.current_version, "panel": sorted(signed | {actor.name})}))
-    audit.record_many(session, entries)
+    audit.record_many(session, entries, head)
     session.flush()
     return items
