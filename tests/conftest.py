@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel
 
@@ -143,3 +144,20 @@ def item_row(n: int, element: str = "A-A-001", **overrides: Any) -> dict[str, An
     }
     row.update(overrides)
     return row
+
+
+@contextmanager
+def table_locked(engine: Engine, table: str) -> Iterator[None]:
+    """Another transaction holds ``table`` exclusively, and ``engine``'s transactions give up waiting for
+    a lock after 200 ms (PostgreSQL): a real lock timeout, on demand."""
+    def short_lock_timeout(connection: Any) -> None:
+        connection.exec_driver_sql("set local lock_timeout = '200ms'")
+
+    event.listen(engine, "begin", short_lock_timeout)
+    try:
+        with engine.connect() as holder:
+            holder.execute(text(f"lock table {table} in access exclusive mode"))
+            yield
+            holder.rollback()
+    finally:
+        event.remove(engine, "begin", short_lock_timeout)

@@ -14,7 +14,6 @@ from typing import Any
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -27,6 +26,7 @@ from itembank.services import delivery
 from itembank.services.actors import Actor
 from itembank.services.users import add_user
 from tests.api.conftest import seal_window
+from tests.conftest import table_locked
 from tests.itembank.test_delivery import RECORDS, SECRETS, make_paper
 
 Auth = Callable[[str], dict[str, str]]
@@ -231,12 +231,9 @@ def test_the_express_lane_answers_as_the_full_route_does(engine: Engine, client:
 def test_a_pull_the_ledger_cannot_take_now_is_a_503_and_leaves_nothing(engine: Engine, client: TestClient, auth: Auth,
                                                                        sealed_paper: int) -> None:
     """The batch behind the express lane hits a lock timeout: every pull in it is told to retry, none is logged."""
-    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("set local lock_timeout = '200ms'"))
     url = f"/engine/papers/{sealed_paper}/package"
-    with engine.connect() as holder:
-        holder.execute(text("lock table audit_head in access exclusive mode"))
+    with table_locked(engine, "audit_head"):
         busy = client.get(url, headers=auth("engine1"))
-        holder.rollback()
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1", busy.text
     assert busy.json()["code"] == "busy" and "ciphertext" not in busy.text
     with transaction(engine) as session:

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import event, inspect, text
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 
 from api.app import create_app
 from api.errors import field_path
 from itembank.config import Settings
+from tests.conftest import table_locked
 
 Auth = Callable[[str], dict[str, str]]
 
@@ -71,12 +72,9 @@ def test_the_app_migrates_its_configured_database_at_start(tmp_path: Path) -> No
 @pytest.mark.parametrize("backend", ["postgres"])
 def test_a_request_the_database_could_not_serve_now_is_a_503_to_retry(client: TestClient, auth: Auth, engine: Engine) -> None:
     """A lock timeout (another transaction holds the ledger) is no bug: 503, ``Retry-After``, nothing stored."""
-    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("set local lock_timeout = '200ms'"))
     request = {"name": "engine9", "role": "exam_engine"}
-    with engine.connect() as holder:
-        holder.execute(text("lock table audit_head in access exclusive mode"))
+    with table_locked(engine, "audit_head"):
         busy = client.post("/users", json=request, headers=auth("admin"))
-        holder.rollback()
     assert busy.status_code == 503 and busy.headers["retry-after"] == "1"
     assert busy.json()["code"] == "busy" and "nothing was stored" in busy.json()["message"]
     assert "Traceback" not in busy.text and "audit_head" not in busy.text

@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
@@ -16,6 +16,7 @@ from itembank.errors import Busy
 from itembank.models import Role, User
 from itembank.services.actors import SYSTEM
 from itembank.services.users import add_user
+from tests.conftest import table_locked
 from tests.itembank.test_delivery import POSTGRES_ONLY
 
 
@@ -76,11 +77,8 @@ def test_a_locked_sqlite_file_is_busy_not_a_bug(tmp_path: Path) -> None:
 
 @POSTGRES_ONLY
 def test_a_lock_timeout_is_busy(engine: Engine) -> None:
-    event.listen(engine, "begin", lambda connection: connection.exec_driver_sql("set local lock_timeout = '200ms'"))
-    with engine.connect() as holder:
-        holder.execute(text("lock table users in access exclusive mode"))
-        with pytest.raises(Busy, match="a lock held by a concurrent operation"), transaction(engine) as session:
-            add_user(session, SYSTEM, "admin", Role.ADMIN)
-        holder.rollback()
+    with table_locked(engine, "users"), pytest.raises(Busy, match="a lock held by a concurrent operation"), \
+            transaction(engine) as session:
+        add_user(session, SYSTEM, "admin", Role.ADMIN)
     with transaction(engine) as session:
         add_user(session, SYSTEM, "admin", Role.ADMIN)
