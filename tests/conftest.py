@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -161,3 +164,22 @@ def table_locked(engine: Engine, table: str) -> Iterator[None]:
             holder.rollback()
     finally:
         event.remove(engine, "begin", short_lock_timeout)
+
+
+def hold_after(monkeypatch: pytest.MonkeyPatch, owner: object, read: str,
+               pause: Callable[[], float] = lambda: 0.0) -> None:
+    """Hold two concurrent operations right after ``owner.<read>`` until both have read (or 2 s have
+    passed: the other may be waiting for a lock this one holds), then let each go on after ``pause()``
+    seconds. Code that decides on rows read before it takes the ledger head lets both decide on the
+    same state here, and the test sees the lost update; code that reads under the head runs them in turn."""
+    original = getattr(owner, read)
+    both_read = threading.Barrier(2, timeout=2)
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        found = original(*args, **kwargs)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait()
+        time.sleep(pause())
+        return found
+
+    monkeypatch.setattr(owner, read, held)

@@ -199,6 +199,7 @@ def _summary(result: Any, fixed: pd.DataFrame | None) -> dict[str, Any]:
 def approve_run(session: Session, actor: Actor, name: str) -> CalibrationRun:
     """Make a run's estimates operational; the previous operational values are superseded, not changed."""
     actor.require(*PSYCHOMETRICS, action="approve calibration runs")
+    audit.lock_head(session)  # before the operational parameters are read: two approvals at once supersede in turn
     run = get_run(session, name)
     if run.status == "approved":
         raise Conflict(f"calibration run '{name}' is already approved", field="name")

@@ -101,17 +101,20 @@ def report_leak(
     replacement = (_replacement(session, actor, paper, _item_ids(session, backup) if backup else [])
                    if assemble_replacement else None)
     actions: list[str] = []
-    compromisable = [i for i in session.exec(select(Item).where(col(Item.external_id).in_(leaked))).all()
-                     if i.status in workflow.TRANSITIONS["compromise"].sources]
+    audit.lock_head(session)  # what is decided from here on holds until commit (docs/architecture.md)
+    compromisable = [external_id for external_id, status in session.exec(
+        select(Item.external_id, Item.status).where(col(Item.external_id).in_(leaked))).all()
+        if status in workflow.TRANSITIONS["compromise"].sources]
     if compromisable:
-        workflow.transition(session, actor, [i.external_id for i in compromisable], "compromise",
-                            reason=f"leak of paper {paper.name}: {cause}")
+        workflow.transition(session, actor, compromisable, "compromise", reason=f"leak of paper {paper.name}: {cause}")
     actions.append(f"marked {len(compromisable)} item(s) of {paper.name} compromised")
     start, end = _window(session, paper, window)
     withdrawn = invalidate_sealed(session, paper.id)  # type: ignore[arg-type]
     paper.invalidated_scope = [*paper.invalidated_scope, scope]
     session.add(paper)
-    advance_paper(session, paper, PaperStatus.INVALIDATED)
+    if not advance_paper(session, paper, PaperStatus.INVALIDATED,
+                         from_statuses=frozenset(PaperStatus) - {PaperStatus.INVALIDATED}):
+        raise Conflict(f"paper {paper.name} was invalidated by a concurrent report; nothing was changed", field="paper")
     actions.append(f"invalidated {paper.name} for {scope} and withdrew {withdrawn} sealed package(s)")
 
     results: dict[str, Any] = {"compromised_items": len(compromisable), "invalidated_paper": paper.name}
@@ -186,6 +189,7 @@ def report_item_error(session: Session, actor: Actor, paper_id: int | str, item_
                       cause: str) -> Incident:
     """An item was found wrong during the exam: suspend it, apply the scoring decision and rescore the paper."""
     actor.require(*HANDLERS, action="handle incidents")
+    audit.lock_head(session)  # before the item is read: its status decides the suspension (docs/architecture.md)
     paper = paper_service.get_paper(session, paper_id)
     item = session.exec(select(Item).where(Item.external_id == item_external_id)).first()
     if item is None or item_external_id not in _item_ids(session, paper):

@@ -133,6 +133,7 @@ def attach_pretest_items(session: Session, actor: Actor, paper_id: int, external
     the panel (accepted or active) and must not already be on the paper.
     """
     actor.require(Role.BANK_MANAGER, action="attach pretest items")
+    audit.lock_head(session)  # before the paper is read: a seal committed meanwhile must refuse the block
     paper = get_paper(session, paper_id)
     if paper.status not in PRETEST_OPEN:
         raise Conflict(f"paper {paper.name} is {paper.status}; a pretest block is attached before sealing", field="status")

@@ -46,6 +46,7 @@ def deactivate_user(session: Session, actor: Actor, name: str) -> User:
     refused too, since the handover write re-reads ``active`` under the ledger lock.
     """
     actor.require(Role.ADMIN, action="deactivate users")
+    audit.lock_head(session)  # before the user is read: two admins at once get one deactivation and one refusal
     user = session.exec(select(User).where(User.name == name)).first()
     if user is None:
         raise NotFound(f"no user '{name}'", field="name")

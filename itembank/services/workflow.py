@@ -58,10 +58,19 @@ PANEL_ACTIONS = ("approve", "reject")
 
 
 def _items(session: Session, external_ids: Sequence[str]) -> list[Item]:
+    """The named items as the database holds them now; the caller holds the ledger head.
+
+    A move is decided on what is read here, so it must be read under the head (the bank's one lock
+    order, docs/architecture.md), and fresh: the caller may have loaded the same items earlier in
+    its transaction, before the lock (a leak report does). On PostgreSQL, decided on a read from
+    before the lock, a suspension racing a leak's compromise left the item suspended, to be
+    reinstated later, and two last panel approvals at once left an item unaccepted.
+    """
     ids = list(dict.fromkeys(external_ids))
     if not ids:
         raise ValidationError("no items named", field="items")
-    found = {i.external_id: i for i in session.exec(select(Item).where(col(Item.external_id).in_(ids))).all()}
+    found = {i.external_id: i for i in session.exec(
+        select(Item).where(col(Item.external_id).in_(ids)).execution_options(populate_existing=True)).all()}
     missing = [i for i in ids if i not in found]
     if missing:
         raise ValidationError(f"no such item(s): {', '.join(missing[:20])}", field="items")
@@ -87,6 +96,7 @@ def transition(session: Session, actor: Actor, external_ids: Sequence[str], acti
     actor.require(*rule.roles, action=f"{action} items")
     if rule.needs_reason and not reason.strip():
         raise ValidationError(f"'{action}' needs a reason", field="reason")
+    head = audit.lock_head(session)  # before the items are read: see _items
     items = _items(session, external_ids)
     wrong = [i for i in items if i.status not in rule.sources]
     if wrong:
@@ -98,7 +108,6 @@ def transition(session: Session, actor: Actor, external_ids: Sequence[str], acti
         own = [i.external_id for i in items if writers.get(cast(int, i.id)) == actor.name]
         if own:
             raise Conflict(f"{actor.name} wrote {', '.join(own[:10])} and may not {action} it", field="actor")
-    head = audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
     audit.record_many(session, [_apply(session, actor, item, rule.action, rule.target, reason) for item in items], head)
     session.flush()
     return items
@@ -150,6 +159,7 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
         raise ValidationError(f"a panel decision is approve or reject, not '{decision}'", field="decision")
     if decision == "reject" and not reason.strip():
         raise ValidationError("a panel rejection needs a reason", field="reason")
+    head = audit.lock_head(session)  # before the items and their signatures are read: see _items
     items = _items(session, external_ids)
     wrong = [i for i in items if i.status != S.REVIEWED]
     if wrong:
@@ -157,7 +167,6 @@ def sign(session: Session, actor: Actor, external_ids: Sequence[str], decision: 
         raise Conflict(f"only reviewed items go before the acceptance panel: {listing}", field="status")
     needed = get_settings().panel_min_members
     panel = _panel_signatures(session, items)
-    head = audit.lock_head(session)  # before any item row: the bank's one lock order (docs/architecture.md)
     entries: list[audit.Entry] = []
     for item in items:
         round_, signed = panel[item.id]  # type: ignore[index]

@@ -3,20 +3,24 @@ changes what the assembler sees."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pytest
 from sqlalchemy.engine import Engine
+from sqlmodel import select
 
 from calibration.simulate import simulate_dichotomous, to_long
 from itembank.db import transaction
 from itembank.errors import Conflict, Forbidden, ValidationError
-from itembank.models import ItemStatus
+from itembank.models import CalibrationRun, Item, ItemParameter, ItemStatus
 from itembank.records import ItemRecord
 from itembank.services import blueprints, items
 from itembank.services import calibration as service
 from itembank.services.actors import Actor
 from itembank.services.supply import active_item_table
-from tests.conftest import small_blueprint_document
+from tests.conftest import hold_after, small_blueprint_document
+from tests.itembank.test_delivery import POSTGRES_ONLY, _race
 
 N_ITEMS = 15
 
@@ -118,3 +122,31 @@ def test_a_model_per_item_type_fits_guessing_where_it_is(engine: Engine, staff: 
     assert np.abs(estimates["b"].to_numpy() - b).max() < 0.35
     assert rmse(estimates.iloc[:10]["c"].to_numpy(), c[:10]) < 0.05
     assert rmse(estimates.iloc[:10]["b"].to_numpy(), b[:10]) < 0.5 * rmse(two_pl.iloc[:10]["b"].to_numpy(), b[:10])
+
+
+@POSTGRES_ONLY
+def test_two_runs_approved_at_once_leave_one_operational_estimate_per_item(
+    engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two psychometricians approve two runs that estimated the same item: the later approval supersedes
+    the earlier one's estimate, so the assembler never sees two operational values for one item version."""
+    _bank(engine, staff)
+    with transaction(engine) as session:
+        item_id = session.exec(select(Item.id).where(Item.external_id == "C-00")).one()
+        for name, b in (("run-a", 0.1), ("run-b", 0.2)):
+            run = CalibrationRun(name=name, model="2PL", created_by="psychometrician")
+            session.add(run)
+            session.flush()
+            session.add(ItemParameter(item_id=item_id, version=1, run_id=run.id, model="2PL", a=1.0, b=b))  # type: ignore[arg-type]
+    hold_after(monkeypatch, service, "get_run")
+
+    def approve(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with transaction(engine) as session:
+                service.approve_run(session, staff["psychometrician"], name)
+        return run
+
+    assert _race(engine, [approve("run-a"), approve("run-b")]) == [None, None]
+    with transaction(engine) as session:
+        statuses = session.exec(select(ItemParameter.status).where(ItemParameter.item_id == item_id)).all()
+    assert sorted(statuses) == ["operational", "superseded"]

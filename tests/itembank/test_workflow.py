@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable
 
 import pytest
 from sqlalchemy.engine import Engine
@@ -14,7 +16,8 @@ from itembank.models import Item, ItemStatus, Role
 from itembank.records import ItemRecord
 from itembank.services import blueprints, items, workflow
 from itembank.services.actors import Actor
-from tests.conftest import PANEL, small_blueprint_document
+from tests.conftest import PANEL, hold_after, small_blueprint_document
+from tests.itembank.test_delivery import POSTGRES_ONLY, _race
 
 ROLE_HOLDER = {
     Role.PROOFREADER: "proofreader",
@@ -157,3 +160,47 @@ def test_batch_with_one_illegal_item_moves_nothing(engine: Engine, staff: dict[s
 def test_roles_table_is_complete() -> None:
     covered = set(itertools.chain.from_iterable(t.roles for t in workflow.TRANSITIONS.values()))
     assert covered <= set(ROLE_HOLDER)
+
+
+
+@POSTGRES_ONLY
+def test_the_last_two_panel_approvals_at_once_accept_the_item(engine: Engine, staff: dict[str, Actor],
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Four of five approvals in, the fourth and fifth members sign at the same moment: each must count the other."""
+    external_id = _one_item(engine, staff, ItemStatus.REVIEWED)
+    for name in PANEL[:3]:
+        with transaction(engine) as session:
+            workflow.sign(session, staff[name], [external_id], "approve")
+    hold_after(monkeypatch, workflow, "_panel_signatures")
+
+    def approve(name: str) -> Callable[[], None]:
+        def run() -> None:
+            with transaction(engine) as session:
+                workflow.sign(session, staff[name], [external_id], "approve")
+        return run
+
+    assert _race(engine, [approve(PANEL[3]), approve(PANEL[4])]) == [None, None]
+    assert _status(engine, external_id) == ItemStatus.ACCEPTED
+
+
+@POSTGRES_ONLY
+def test_a_suspension_racing_a_leak_compromise_never_uncompromises_the_item(
+    engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A manager suspends an item while a leak report compromises it. Whichever goes first, the item ends
+    compromised (a suspended item can be reinstated; a compromised one never returns to papers). The
+    suspension, held longer after its read, commits last when both decided on what they read before the lock."""
+    external_id = _one_item(engine, staff, ItemStatus.ACTIVE)
+    suspending = threading.local()
+    hold_after(monkeypatch, workflow, "_items", pause=lambda: 0.5 if getattr(suspending, "yes", False) else 0.0)
+
+    def move(action: str) -> Callable[[], None]:
+        def run() -> None:
+            suspending.yes = action == "suspend"
+            with transaction(engine) as session:
+                workflow.transition(session, staff["manager"], [external_id], action, reason=f"{action} in a race")
+        return run
+
+    outcomes = _race(engine, [move("suspend"), move("compromise")])
+    assert outcomes[1] is None and (outcomes[0] is None or isinstance(outcomes[0], Conflict)), outcomes
+    assert _status(engine, external_id) == ItemStatus.COMPROMISED
