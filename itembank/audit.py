@@ -59,7 +59,15 @@ def lock_head(session: Session) -> Head:
     Whoever holds it is the only writer of the ledger, so a check made after taking it sees every
     event appended before and none appended concurrently. Read and written as plain rows (no ORM
     object): every audited write takes it, and a pull batch's whole cost is a few statements.
+
+    SQLite has no row locks: there a no-op write takes its one writer lock first (pysqlite begins the
+    transaction at a transaction's first write, so reads before it see each commit, as under
+    PostgreSQL's read committed). Without it the head was read before the writer lock, and of two
+    writers at once (two processes, or the job pool beside the API) one failed on a duplicate
+    sequence number after deciding on what the other was changing.
     """
+    if session.get_bind().dialect.name == "sqlite":
+        session.execute(update(_HEAD).where(_HEAD.c.id == 1).values(seq=_HEAD.c.seq))
     row = session.execute(select(_HEAD.c.seq, _HEAD.c.hash).where(_HEAD.c.id == 1).with_for_update()).first()
     if row is None:
         session.execute(insert(_HEAD).values(id=1, seq=0, hash=GENESIS))

@@ -20,7 +20,7 @@ from itembank.services import calibration as service
 from itembank.services.actors import Actor
 from itembank.services.supply import active_item_table
 from tests.conftest import hold_after, small_blueprint_document
-from tests.itembank.test_delivery import POSTGRES_ONLY, _race
+from tests.itembank.test_delivery import _race
 
 N_ITEMS = 15
 
@@ -124,7 +124,6 @@ def test_a_model_per_item_type_fits_guessing_where_it_is(engine: Engine, staff: 
     assert rmse(estimates.iloc[:10]["b"].to_numpy(), b[:10]) < 0.5 * rmse(two_pl.iloc[:10]["b"].to_numpy(), b[:10])
 
 
-@POSTGRES_ONLY
 def test_two_runs_approved_at_once_leave_one_operational_estimate_per_item(
     engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
 ) -> None:

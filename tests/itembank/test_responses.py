@@ -19,7 +19,6 @@ from itembank.services import delivery, responses
 from itembank.services.actors import Actor
 from tests.itembank.test_delivery import (  # noqa: F401
     NOW,
-    POSTGRES_ONLY,
     _race,
     bank,
     data_key,
@@ -146,7 +145,6 @@ def test_variant_responses_are_scored_in_the_banks_labels(engine: Engine, staff:
     assert stored[0] == ("B", 2.0)
 
 
-@POSTGRES_ONLY
 def test_twenty_concurrent_batches_keep_exposure_exact(engine: Engine, staff: dict[str, Actor], sealed_paper: int) -> None:
     batches = [answers(f"c{n}a") + answers(f"c{n}b") for n in range(20)]
     retry = batches[3]
@@ -162,7 +160,6 @@ def test_twenty_concurrent_batches_keep_exposure_exact(engine: Engine, staff: di
     assert all(moment is not None for moment in last_used)
 
 
-@POSTGRES_ONLY
 def test_the_first_response_batch_and_the_first_key_release_of_one_paper_do_not_deadlock(
     engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -17,7 +17,7 @@ from itembank.records import ItemRecord
 from itembank.services import blueprints, items, workflow
 from itembank.services.actors import Actor
 from tests.conftest import PANEL, hold_after, small_blueprint_document
-from tests.itembank.test_delivery import POSTGRES_ONLY, _race
+from tests.itembank.test_delivery import _race
 
 ROLE_HOLDER = {
     Role.PROOFREADER: "proofreader",
@@ -163,7 +163,6 @@ def test_roles_table_is_complete() -> None:
 
 
 
-@POSTGRES_ONLY
 def test_the_last_two_panel_approvals_at_once_accept_the_item(engine: Engine, staff: dict[str, Actor],
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """Four of five approvals in, the fourth and fifth members sign at the same moment: each must count the other."""
@@ -183,7 +182,6 @@ def test_the_last_two_panel_approvals_at_once_accept_the_item(engine: Engine, st
     assert _status(engine, external_id) == ItemStatus.ACCEPTED
 
 
-@POSTGRES_ONLY
 def test_a_suspension_racing_a_leak_compromise_never_uncompromises_the_item(
     engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
 ) -> None:
