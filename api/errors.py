@@ -118,13 +118,28 @@ async def _invalid_request(_request: Request, error: Exception) -> JSONResponse:
     return error_response(422, ErrorBody(code="validation_error", message=message, field=first["field"], details=problems))
 
 
-async def _http(_request: Request, error: Exception) -> JSONResponse:
+async def _http(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # raised only by FastAPI, for a body it could not decode (invalid UTF-8, a broken form)
+        return error_response(422, ErrorBody(
+            code="validation_error", field="body",
+            message="body: the request body could not be decoded; send JSON in UTF-8 (or the form the route documents)"))
+    headers = dict(error.headers) if error.headers else {}
+    if error.status_code == 405:
+        headers["Allow"] = ", ".join(_allowed_methods(request))
     codes = {404: "not_found", 405: "method_not_allowed", 401: "unauthorized", 403: "forbidden"}
     return error_response(
         error.status_code, ErrorBody(code=codes.get(error.status_code, "http_error"), message=str(error.detail)),
-        dict(error.headers) if error.headers else None,
+        headers or None,
     )
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods the OpenAPI document gives the path of the route that answered 405 (Starlette names
+    only that route's own, so a path with GET and POST routes answered an OPTIONS with ``Allow: POST``)."""
+    route = request.scope.get("route")
+    documented = request.app.openapi()["paths"].get(getattr(route, "path", None), {})
+    return sorted(method.upper() for method in documented) or sorted(getattr(route, "methods", None) or ())
 
 
 async def _bug(request: Request, error: Exception) -> JSONResponse:

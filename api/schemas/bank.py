@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import ROW_ID_MAX, Public, RowId, UtcDatetime
+from api.schemas.common import ROW_ID_MAX, Number, Public, RowId, UtcDatetime, Whole
 from itembank.models import ItemStatus, Role
 from itembank.records import ItemRecord
 
@@ -36,7 +36,7 @@ class BlueprintNodeIn(BaseModel):
 
     code: str = Field(min_length=1, max_length=40)
     name: str = Field(min_length=1, max_length=200)
-    weight: float | None = Field(default=None, ge=0, le=100, description="鉴定比重: percent within the parent")
+    weight: Number | None = Field(default=None, ge=0, le=100, description="鉴定比重: percent within the parent")
     importance: Literal["X", "Y", "Z"] | None = None
     children: list[BlueprintNodeIn] = Field(default_factory=list)
 
@@ -48,7 +48,7 @@ class BlueprintCreate(BaseModel):
 
     occupation: str = Field(min_length=1, max_length=120)
     occupation_code: str = Field(min_length=1, max_length=32)
-    level: int = Field(ge=1, le=5)
+    level: Whole = Field(ge=1, le=5)
     level_name: str = Field(default="", max_length=60)
     exam_kind: Literal["theory", "skill"] = "theory"
     version: str = Field(min_length=1, max_length=40)
@@ -101,7 +101,7 @@ class ItemEdit(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    expected_version: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
+    expected_version: Whole | None = Field(default=None, ge=1, le=ROW_ID_MAX)
     content: ItemRecord
 
 

@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Public, UtcDatetime
+from api.schemas.common import Flag, Number, Public, UtcDatetime
 
 
 class ScoredResponse(BaseModel):
@@ -14,7 +14,7 @@ class ScoredResponse(BaseModel):
 
     person_id: str = Field(min_length=1, max_length=120)
     item_id: str = Field(min_length=1, max_length=120, description="external item id")
-    score: float = Field(ge=0, le=100)
+    score: Number = Field(ge=0, le=100)
 
 
 class CalibrationRequest(BaseModel):
@@ -24,7 +24,7 @@ class CalibrationRequest(BaseModel):
 
     name: str = Field(min_length=1, max_length=120, description="unique; runs are never overwritten")
     model: Literal["1PL", "2PL", "3PL"] = "2PL"
-    fix_operational: bool = Field(True, description="hold operational items at their bank values (FIPC)")
+    fix_operational: Flag = Field(True, description="hold operational items at their bank values (FIPC)")
     responses: list[ScoredResponse] = Field(min_length=1, max_length=200_000)
 
 

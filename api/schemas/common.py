@@ -13,7 +13,13 @@ T = TypeVar("T")
 
 ROW_ID_MAX = 2_147_483_647
 """Row ids are 32-bit integers in the database; a larger one cannot name a row and must not reach SQL."""
-RowId = Annotated[int, Field(ge=1, le=ROW_ID_MAX)]
+Number = Annotated[float, Field(strict=True)]
+"""A number in a request body. Strict: JSON true or "3" is refused as the schema says, not read as 1 or 3."""
+Whole = Annotated[int, Field(strict=True)]
+"""An integer in a request body (strict, as :data:`Number`)."""
+Flag = Annotated[bool, Field(strict=True)]
+"""A yes/no in a request body: JSON true or false only (not 1, "yes" or "on")."""
+RowId = Annotated[int, Field(strict=True, ge=1, le=ROW_ID_MAX)]
 
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 """Every time the bank shows is UTC with its offset (SQLite hands back naive datetimes)."""

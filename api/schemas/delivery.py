@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from api.schemas.common import Public, UtcDatetime
+from api.schemas.common import Flag, Number, Public, UtcDatetime, Whole
 from itembank.scoring import ItemErrorAction
 
 
@@ -17,8 +17,8 @@ class SealRequest(BaseModel):
     not_before: UtcDatetime = Field(description="the key is released from this time (less the configured lead)")
     not_after: UtcDatetime
     engines: list[str] = Field(min_length=1, max_length=1000, description="exam-engine clients allowed to pull it")
-    variant_seed: int | None = Field(default=None, ge=0, le=2**31 - 1, description="shuffle items and options")
-    include_key: bool = Field(default=False, description="ship the answer key inside the package (rarely wanted)")
+    variant_seed: Whole | None = Field(default=None, ge=0, le=2**31 - 1, description="shuffle items and options")
+    include_key: Flag = Field(default=False, description="ship the answer key inside the package (rarely wanted)")
 
     @model_validator(mode="after")
     def _window(self) -> SealRequest:
@@ -128,7 +128,7 @@ class Grade(BaseModel):
 
     person_id: str = Field(min_length=1, max_length=120)
     item_id: str = Field(min_length=1, max_length=120)
-    score: float = Field(ge=0, le=100)
+    score: Number = Field(ge=0, le=100)
 
 
 class Grades(BaseModel):

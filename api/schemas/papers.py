@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.schemas.common import Public, RowId, UtcDatetime
+from api.schemas.common import Public, RowId, UtcDatetime, Whole
 from itembank.scoring import ItemErrorAction
 
 
@@ -17,7 +17,7 @@ class AssemblyRequest(BaseModel):
 
     spec: dict[str, Any] = Field(description="the paper spec, as the YAML/JSON spec file holds it")
     occupation_code: str = Field(default="4-07-03-04", min_length=1, max_length=32)
-    level: int = Field(default=3, ge=1, le=5)
+    level: Whole = Field(default=3, ge=1, le=5)
     exam_kind: Literal["theory", "skill"] = "theory"
     blueprint_version: str | None = Field(default=None, max_length=40)
 

@@ -34,6 +34,12 @@ def test_request_errors_name_the_field(client: TestClient, auth: Auth) -> None:
     assert bad_limit.json()["code"] == "validation_error" and bad_limit.json()["message"].startswith("limit:")
     not_json = client.post("/blueprints", content=b"{nope", headers={**auth("manager"), "Content-Type": "application/json"})
     assert not_json.status_code == 422 and not_json.json()["code"] == "validation_error"
+    for flag in (True, "6"):  # the schema says number: neither is read as one
+        graded = client.post("/papers/1/grades", json={"scores": [{"person_id": "c1", "item_id": "D-006", "score": flag}]},
+                             headers=auth("psychometrician"))
+        assert graded.status_code == 422 and graded.json()["field"] == "scores[0].score", graded.text
+    not_utf8 = client.post("/blueprints", content=b"\xff\xfe{", headers={**auth("manager"), "Content-Type": "application/json"})
+    assert (not_utf8.status_code, not_utf8.json()["code"], not_utf8.json()["field"]) == (422, "validation_error", "body")
     nul = client.post("/users", json={"name": "a\x00b", "role": "admin"}, headers=auth("admin"))
     assert nul.status_code == 422 and nul.json()["field"] == "body"
     too_big = client.get("/jobs/99999999999", headers=auth("manager"))
@@ -45,6 +51,11 @@ def test_unknown_routes_and_methods_answer_in_the_same_shape(client: TestClient,
     assert missing.status_code == 404 and set(missing.json()) >= {"code", "message", "field"}
     wrong_method = client.delete("/users", headers=auth("admin"))
     assert wrong_method.status_code == 405 and wrong_method.json()["code"] == "method_not_allowed"
+    assert wrong_method.headers["allow"] == "GET, POST", "every method of the path, not only the first route's"
+    item = client.options("/items/L3-A-A-001-0001", headers=auth("admin"))
+    assert item.status_code == 405 and item.headers["allow"] == "GET, PUT"
+    importing = client.options("/items/import", headers=auth("admin"))  # also matches /items/{external_id}
+    assert importing.status_code == 405 and importing.headers["allow"] == "POST"
 
 
 def test_a_bug_is_a_500_without_details(client: TestClient) -> None:
