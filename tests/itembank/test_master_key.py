@@ -201,16 +201,22 @@ def test_a_seal_racing_a_rotation_never_wraps_its_data_key_under_the_old_key(
         sealer = threading.Thread(target=seal_under_old)
         sealer.start()
         deadline = time.monotonic() + 30
-        with Session(engine) as watcher:  # until the seal waits on a lock the rotation holds
-            while not watcher.exec(text(  # type: ignore[call-overload]
-                    "select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))"
-            ).bindparams(pid=rotator)).one()[0]:
-                assert time.monotonic() < deadline and sealer.is_alive(), f"the seal never waited: {outcome}"
-                time.sleep(0.02)
+        while not _someone_waits_on(engine, rotator):  # until the seal waits on a lock the rotation holds
+            assert time.monotonic() < deadline and sealer.is_alive(), f"the seal never waited: {outcome}"
+            time.sleep(0.02)
         rotation.commit()
     sealer.join(30)
     assert len(outcome) == 1 and isinstance(outcome[0], KeyUnwrapFailed), outcome
     assert check(engine, NEW).ok, "a data key wrapped under the old master key after the rotation"
+
+
+def _someone_waits_on(engine: Engine, pid: int) -> bool:
+    """Whether a backend waits on a lock that backend ``pid`` holds. Asked in a fresh transaction each
+    time: PostgreSQL shows one snapshot of pg_stat_activity per transaction, so a watcher that kept its
+    transaction never saw a seal that started to wait after its first look."""
+    with engine.connect() as connection:
+        return bool(connection.execute(text(
+            "select count(*) from pg_stat_activity where :pid = any(pg_blocking_pids(pid))"), {"pid": pid}).scalar())
 
 
 @pytest.mark.parametrize("table", ["sealed_papers", "signing_keys"])
