@@ -57,6 +57,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None, *
         if migrate:
             upgrade(engine)
         bank.jobs.start()
+        bank.rehearse_pulls()
         # What is alive now (the imported libraries, the app) lives as long as the process: take it
         # out of the garbage collector's full passes, which otherwise walk it all and stalled every
         # request for 130-150 ms a few times a minute under a pull storm (measured; see the load script).

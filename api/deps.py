@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager, nullcontext
@@ -23,6 +24,8 @@ from itembank.models import Role
 from itembank.services import delivery
 from itembank.services.actors import Actor
 from itembank.services.users import authenticate
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -59,6 +62,18 @@ class Bank:
             if isinstance(outcome, delivery.Pull):
                 self.packages.get(outcome.sealed_id)
         return outcomes
+
+    def rehearse_pulls(self) -> None:
+        """At start-up: the pull path once, rolled back, and the active packages read into the cache
+        (``delivery.rehearse_pulls`` says why). A failure only costs the first burst its head start."""
+        try:
+            with Session(self.engine) as session:
+                active = delivery.rehearse_pulls(session)
+                session.rollback()
+            for sealed_id in active[: self.packages.size]:
+                self.packages.get(sealed_id)
+        except Exception:  # noqa: BLE001 - a warm-up must never keep the bank from serving
+            log.warning("the pull path was not rehearsed at start-up; the first pulls compile it", exc_info=True)
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:

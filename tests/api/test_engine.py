@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
+from api.app import create_app
 from itembank import audit
 from itembank.db import transaction
 from itembank.hashing import canonical_json
@@ -242,3 +243,19 @@ def test_a_pull_the_ledger_cannot_take_now_is_a_503_and_leaves_nothing(engine: E
     with transaction(engine) as session:
         assert [h.action for h in session.exec(select(Handover)).all()] == ["pull"]
         assert audit.verify(session).ok
+
+
+def test_start_up_rehearses_the_pull_path_and_stores_nothing(engine: Engine, auth: Auth, sealed_paper: int) -> None:
+    """A restarted server has taken the pull path once and read the active package before its first
+    request, in a transaction it rolled back: the ledger and the handover record are as they were."""
+    with transaction(engine) as session:
+        before = (audit.verify(session).events, len(session.exec(select(Handover)).all()))
+    app = create_app(engine, migrate=False, job_threads=1)
+    with TestClient(app) as restarted:
+        cached = app.state.bank.packages.get
+        assert cached.cache_info().currsize == 1, "the active package was not read at start-up"
+        with transaction(engine) as session:
+            check = audit.verify(session)
+            assert check.ok and (check.events, len(session.exec(select(Handover)).all())) == before
+        pulled = restarted.get(f"/engine/papers/{sealed_paper}/package", headers=auth("engine1"))
+        assert pulled.status_code == 200 and cached.cache_info().misses == 1, "the first pull read the package again"
