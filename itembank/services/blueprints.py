@@ -18,6 +18,7 @@ def import_blueprint(session: Session, actor: Actor, document: dict[str, Any]) -
     """Validate and store a new blueprint version; an existing version is never replaced."""
     actor.require(Role.BANK_MANAGER, Role.ADMIN, action="import blueprints")
     spec = parse_blueprint(document)
+    audit.lock_head(session)  # before the clash check: one version imported twice at once is stored once, then a 409
     clash = session.exec(
         select(Blueprint).where(
             Blueprint.occupation_code == spec.occupation_code,

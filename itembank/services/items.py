@@ -51,6 +51,7 @@ def create_items(
     """Store new items (version 1) keyed to the blueprint; any bad record refuses them all."""
     actor.require(*WRITERS, Role.ADMIN, action="create items")
     assert blueprint.id is not None
+    head = audit.lock_head(session)  # before the existing ids, sets and enemy groups are read: imports at once take turns
     elements = element_codes(session, blueprint.id)
     ids = [r.external_id for _, r in records]
     existing = set(session.exec(select(Item.external_id).where(col(Item.external_id).in_(ids))).all()) if ids else set()
@@ -80,7 +81,7 @@ def create_items(
     audit.record_many(session, [  # one head lock for the whole import, not one per item
         audit.Entry(actor.name, "item.create", "item", item.external_id, record.model_dump(mode="json"))
         for item, (_, record) in zip(items, records, strict=True)
-    ])
+    ], head)
     session.flush()
     return items
 

@@ -19,6 +19,7 @@ def hash_token(token: str) -> str:
 
 def add_user(session: Session, actor: Actor, name: str, role: Role | str) -> tuple[User, str]:
     """Create a user (or an exam-engine client) and return it with its one-time API token."""
+    audit.lock_head(session)  # before the checks below: one name added twice at once is one user and one 409
     if session.exec(select(User).limit(1)).first() is not None:
         actor.require(Role.ADMIN, action="add users")
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -12,13 +13,14 @@ from sqlalchemy.engine import Engine
 from sqlmodel import SQLModel, select
 
 from itembank.db import downgrade, transaction, upgrade
-from itembank.errors import Conflict, NotFound, RetentionViolation
+from itembank.errors import Conflict, NotFound, RetentionViolation, ValidationError
 from itembank.models import AuditEvent, Handover, Item, ItemVersion
 from itembank.models.base import utcnow
 from itembank.records import ItemRecord
 from itembank.services import blueprints, delivery, items
 from itembank.services.actors import Actor
-from tests.conftest import add_staff, new_engine, small_blueprint_document
+from tests.conftest import add_staff, hold_after, new_engine, small_blueprint_document
+from tests.itembank.test_delivery import _race
 
 
 def _item(engine: Engine, staff: dict[str, Actor]) -> str:
@@ -98,3 +100,28 @@ def test_handover_migration_keeps_every_handover_and_finds_its_paper(backend: st
             assert (row.paper_id, row.action) == (paper_id, "pull")
     finally:
         dispose()
+
+
+def test_one_item_imported_twice_at_once_is_stored_once_and_the_other_import_is_refused(
+    engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two writers import spreadsheets holding the same item id at the same moment (both held after they
+    read the blueprint). One import stores it; the other is refused by name, not failed by the database."""
+    with transaction(engine) as session:
+        blueprint = blueprints.import_blueprint(session, staff["manager"], small_blueprint_document())
+    record = ItemRecord(external_id="T-00001", type="single_choice", element="A-A-001", points=1, stem="题",
+                        options={"A": "甲", "B": "乙"}, key="B", set_id="S-1", stimulus="材料", enemy_groups=["E-1"])
+    hold_after(monkeypatch, items, "element_codes")
+
+    def create(writer: str) -> Any:
+        def run() -> None:
+            with transaction(engine) as session:
+                items.create_items(session, staff[writer], blueprint, [(2, record)])
+        return run
+
+    outcomes = _race(engine, [create("writer"), create("writer2")])
+    refused = [o for o in outcomes if o is not None]
+    assert len(refused) == 1 and isinstance(refused[0], ValidationError), outcomes
+    assert refused[0].field == "external_id" and "already in the bank" in refused[0].message
+    with transaction(engine) as session:
+        assert len(session.exec(select(Item).where(Item.external_id == "T-00001")).all()) == 1
