@@ -116,8 +116,7 @@ def run_calibration(
     ``config`` overrides the calibration core's defaults (priors, convergence) and is kept in the run's summary.
     """
     actor.require(*PSYCHOMETRICS, action="run calibrations")
-    if session.exec(select(CalibrationRun).where(CalibrationRun.name == name)).first() is not None:
-        raise Conflict(f"calibration run '{name}' already exists; runs are never overwritten", field="name")
+    _refuse_taken_name(session, name)  # before the fit, to spare it
     if "item_id" not in responses.columns:
         raise ValidationError("the response log has no 'item_id' column", field="item_id")
     responses = responses.assign(item_id=responses["item_id"].astype(str))
@@ -133,6 +132,8 @@ def run_calibration(
     fixed = operational_parameters(session, [cast(int, i.id) for i, _ in bank.values()]) if fix_operational else None
     result = calibration.calibrate(matrix, model=models, fixed=fixed if fixed is not None and len(fixed) else None,
                                    config=config, progress=progress)
+    audit.lock_head(session)  # not held during the fit: pulls and key releases wait for the head
+    _refuse_taken_name(session, name)  # again, under the head: a run of this name may have been stored meanwhile
     run = CalibrationRun(
         name=name, model=_model_label(models) if isinstance(model, Mapping) else model,
         source_hash=content_hash(responses.astype(str).to_dict("list")),
@@ -165,6 +166,11 @@ def run_calibration(
                  {"model": dict(model) if isinstance(model, Mapping) else model, "source_hash": run.source_hash, "items": len(estimates)})
     session.flush()
     return run
+
+
+def _refuse_taken_name(session: Session, name: str) -> None:
+    if session.exec(select(CalibrationRun.id).where(CalibrationRun.name == name)).first() is not None:
+        raise Conflict(f"calibration run '{name}' already exists; runs are never overwritten", field="name")
 
 
 def _num(value: Any) -> float | None:

@@ -149,3 +149,23 @@ def test_two_runs_approved_at_once_leave_one_operational_estimate_per_item(
     with transaction(engine) as session:
         statuses = session.exec(select(ItemParameter.status).where(ItemParameter.item_id == item_id)).all()
     assert sorted(statuses) == ["operational", "superseded"]
+
+
+def test_two_runs_of_one_name_at_once_store_one_and_refuse_the_other(
+    engine: Engine, staff: dict[str, Actor], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both runs pass the early name check (held together right after it) and fit; the name is checked again
+    under the ledger head before the run is stored, so the second is a 409 naming 'name', not a database error."""
+    _bank(engine, staff)
+    log, _ = _log(3)
+    hold_after(monkeypatch, service, "_bank_items")
+
+    def run() -> None:
+        with transaction(engine) as session:
+            service.run_calibration(session, staff["psychometrician"], "spring", log, "2PL")
+
+    outcomes = _race(engine, [run, run])
+    refused = [o for o in outcomes if o is not None]
+    assert len(refused) == 1 and isinstance(refused[0], Conflict) and refused[0].field == "name", outcomes
+    with transaction(engine) as session:
+        assert len(session.exec(select(CalibrationRun).where(CalibrationRun.name == "spring")).all()) == 1
