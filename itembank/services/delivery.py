@@ -30,6 +30,7 @@ from itembank.models import (
     Handover,
     Item,
     ItemSet,
+    ItemStatus,
     ItemVersion,
     Paper,
     PaperItem,
@@ -147,6 +148,23 @@ def advance_paper(
             field="lock_version",
         )
     return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+def refuse_compromised(session: Session, paper: Paper) -> None:
+    """Refuse to approve or seal a paper that holds a compromised item, pretest block included.
+
+    An item is compromised when another paper holding it leaked; its content is out, whichever paper
+    carries it next. Call it under the ledger head (after ``advance_paper``), so that a leak report
+    cannot compromise one of the items between this check and the commit.
+    """
+    on_paper = select(PaperItem.item_id).where(PaperItem.paper_id == paper.id)
+    pretest = [entry["item_id"] for entry in paper.provenance.get(PRETEST, [])]
+    leaked = sorted(session.exec(select(Item.external_id).where(
+        or_(col(Item.id).in_(on_paper), col(Item.external_id).in_(pretest)),
+        Item.status == ItemStatus.COMPROMISED.value)).all())
+    if leaked:
+        raise Conflict(f"paper {paper.name} holds {len(leaked)} compromised item(s): {', '.join(leaked[:10])}; "
+                       "its content has leaked with another paper: assemble a replacement", field="items", details=leaked)
 
 
 # ---------------------------------------------------------------- the bank's signing key
@@ -365,6 +383,7 @@ def seal_paper(
     # opened the signer, and a process still holding a rotated-away master key is refused here instead
     # of sealing a paper that the bank's key cannot open.
     advance_paper(session, paper, PaperStatus.SEALED, expected_lock_version=seen_lock)
+    refuse_compromised(session, paper)
     signer = _bank_signer(session)
     data_key = sealing.new_data_key()
     master = get_settings().master_key_bytes()

@@ -34,7 +34,7 @@ from itembank.models.base import utcnow
 from itembank.progress import Progress, silent, ticking
 from itembank.services.actors import Actor
 from itembank.services.blueprints import find_blueprint
-from itembank.services.delivery import PRETEST, advance_paper
+from itembank.services.delivery import PRETEST, advance_paper, refuse_compromised
 from itembank.services.supply import active_item_table, snapshot_hash
 
 MANAGERS = (Role.BANK_MANAGER,)
@@ -169,6 +169,7 @@ def approve_paper(session: Session, actor: Actor, paper_id: int | str) -> Paper:
     if paper.status != PaperStatus.DRAFT.value:
         raise Conflict(f"paper {paper.name} is {paper.status}; only draft papers can be approved", field="status")
     advance_paper(session, paper, PaperStatus.APPROVED, expected_lock_version=paper.lock_version)
+    refuse_compromised(session, paper)
     paper.approved_by, paper.approved_at = actor.name, utcnow()
     session.add(paper)
     audit.record(session, actor.name, "paper.approve", "paper", paper.name, {"lock_version": paper.lock_version})

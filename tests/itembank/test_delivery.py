@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, delete, select
 
 from itembank import audit, sealing
 from itembank.db import transaction
@@ -37,7 +37,7 @@ from itembank.sealing import (
     open_sealed,
     verify,
 )
-from itembank.services import blueprints, delivery, items, responses
+from itembank.services import blueprints, delivery, items, papers, responses, workflow
 from itembank.services.actors import Actor
 from itembank.services.users import add_user, hash_token
 from tests.conftest import small_blueprint_document
@@ -393,3 +393,26 @@ def test_a_key_request_decided_before_a_re_seal_committed_releases_nothing(
         assert new.id != old.id and new.variant_seed == 5
         assert not session.exec(select(Handover).where(Handover.action == "key_release")).all()
     assert data_key(engine, bank["engine1"], paper_id), "asked again, the current package's key is released"
+
+
+def test_a_paper_holding_a_compromised_item_is_neither_approved_nor_sealed(engine: Engine, bank: dict[str, Actor]) -> None:
+    """D-002 leaked with another paper: no paper carrying it goes out again, its pretest block included."""
+    draft = make_paper(engine, "P-draft", PaperStatus.DRAFT)
+    approved = make_paper(engine, "P-approved")
+    with transaction(engine) as session:
+        workflow.transition(session, bank["manager"], ["D-002"], "compromise", reason="leaked with paper P-0")
+    with pytest.raises(Conflict, match="1 compromised item.*D-002") as refused:
+        seal(engine, bank["manager"], approved)
+    assert refused.value.field == "items" and refused.value.details == ["D-002"]
+    with pytest.raises(Conflict, match="D-002"), transaction(engine) as session:
+        papers.approve_paper(session, bank["manager"], draft)
+    with transaction(engine) as session:
+        assert [session.get(Paper, p).status for p in (draft, approved)] == ["draft", "approved"]  # type: ignore[union-attr]
+        assert session.exec(select(SealedPaper)).all() == []
+        paper = session.get(Paper, approved)
+        paper.provenance = {delivery.PRETEST: [{"item_id": "D-002", "version": 1}]}  # type: ignore[union-attr]
+        session.exec(delete(PaperItem).where(PaperItem.item_id == session.exec(  # type: ignore[call-overload]
+            select(Item.id).where(Item.external_id == "D-002")).one()))
+        session.add(paper)
+    with pytest.raises(Conflict, match="D-002"):
+        seal(engine, bank["manager"], approved)
