@@ -118,6 +118,11 @@ def report_leak(
     actions.append(f"invalidated {paper.name} for {scope} and withdrew {withdrawn} sealed package(s)")
 
     results: dict[str, Any] = {"compromised_items": len(compromisable), "invalidated_paper": paper.name}
+    sharing = _papers_sharing(session, paper, leaked)
+    if sharing:
+        actions.append(f"found {len(sharing)} other paper(s) holding leaked items, which can no longer be approved or "
+                       f"sealed: {', '.join(sorted(sharing))}")
+        results["papers_sharing_leaked_items"] = sharing
     if backup is not None:
         if backup.status == PaperStatus.DRAFT.value:
             paper_service.approve_paper(session, actor, backup.id)  # type: ignore[arg-type]
@@ -128,6 +133,26 @@ def report_leak(
         actions.append(f"assembled replacement backup {replacement.name} (draft, awaiting approval)")
         results["replacement_backup"] = replacement.name
     return _record(session, actor, "leak", paper, scope, cause, actions, results)
+
+
+def _papers_sharing(session: Session, leaked: Paper, items: list[str]) -> dict[str, list[str]]:
+    """Papers not yet administered, other than the leaked one, that hold some of its items (by paper name).
+
+    They stay as they are (the scope of a leak is the office's decision) but are named in the report:
+    a sealed one would deliver leaked content, and none of them can be approved or sealed again.
+    """
+    rows = session.exec(
+        select(Paper.name, Item.external_id).join(PaperItem, col(PaperItem.paper_id) == col(Paper.id))
+        .join(Item, col(Item.id) == col(PaperItem.item_id))
+        .where(col(Item.external_id).in_(items), Paper.id != leaked.id,
+               col(Paper.status).in_([s.value for s in (PaperStatus.DRAFT, PaperStatus.APPROVED, PaperStatus.SEALED,
+                                                        PaperStatus.RELEASED)]))
+        .order_by(col(Paper.name), col(Item.external_id))
+    ).all()
+    sharing: dict[str, list[str]] = {}
+    for name, external_id in rows:
+        sharing.setdefault(name, []).append(external_id)
+    return sharing
 
 
 def _disjoint_backup(session: Session, leaked: Paper, leaked_items: set[str]) -> Paper | None:

@@ -66,6 +66,13 @@ def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[st
     assert all(not (items[a] & items[b]) for i, a in enumerate(names) for b in names[i + 1:])
 
     leaked = outcome.papers[0]
+    shared = sorted(items[leaked.name])[0]
+    with transaction(engine) as session:  # a hand-made paper of another session that reuses one leaked item
+        other = Paper(name="hand-made", role="main", status="approved", created_by="manager", total_points=2)
+        session.add(other)
+        session.flush()
+        session.add(PaperItem(paper_id=other.id, position=1, version=1, section="single_choice", points=2,  # type: ignore[arg-type]
+                              item_id=session.exec(select(Item.id).where(Item.external_id == shared)).one()))
     start = utcnow() + timedelta(minutes=5)
     solve = assembly.assemble
     appended_meanwhile: list[bool] = []
@@ -86,6 +93,7 @@ def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[st
     assert appended_meanwhile == [True], "the leak report held the ledger while its replacement was solved"
     report = incident.report["results"]
     assert report["released_backup"].endswith("backup-1")
+    assert report["papers_sharing_leaked_items"] == {"hand-made": [shared]}, "the other paper with a leaked item is named"
     with transaction(engine) as session:
         statuses = {i.status for i in session.exec(select(Item).join(PaperItem, PaperItem.item_id == Item.id)
                                                   .where(PaperItem.paper_id == leaked.id)).all()}
