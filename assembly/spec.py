@@ -200,6 +200,49 @@ class SolverSettings(_Strict):
     symmetry_breaking: bool = False
 
 
+class Equivalence(_Strict):
+    """Score equivalence on the 100-point scale (百分制) for LOFT papers and CAT scores: the pass
+    mark, and the θ points, as offsets from the pass-mark θ (where the reference paper's test
+    characteristic curve gives ``pass_mark``), at which every paper's curve must lie within
+    ``tolerance`` points of the reference paper's, so that 60 means the same on every paper."""
+
+    pass_mark: float = Field(default=60.0, gt=0, lt=100)
+    offsets: list[float] = Field(default_factory=lambda: [-1.0, 0.0, 1.0], min_length=1)
+    tolerance: float = Field(default=1.5, gt=0)
+
+
+class Loft(_Strict):
+    """One paper per candidate (一人一卷): across the papers no item is used by more than
+    ``max_exposure`` of them, and two papers share on average at most ``max_mean_overlap`` of
+    their items."""
+
+    max_exposure: float = Field(default=0.25, gt=0, le=1)
+    max_mean_overlap: float = Field(default=0.15, ge=0, le=1)
+
+
+class Cat(_Strict):
+    """Shadow-test CAT: ``length`` items (default: the spec's paper length); with ``se_target``
+    the test stops once SE(θ̂) reaches it, but not before ``min_length`` items. Conditional
+    exposure control keeps each item's exposure within every θ segment (cut at ``segments``) at
+    most ``max_exposure``."""
+
+    length: int | None = Field(default=None, ge=1)
+    se_target: float | None = Field(default=None, gt=0)
+    min_length: int | None = Field(default=None, ge=1)
+    max_exposure: float = Field(default=0.25, gt=0, le=1)
+    segments: list[float] = Field(default_factory=lambda: [-1.5, -0.5, 0.5, 1.5])
+
+    @model_validator(mode="after")
+    def _lengths(self) -> Cat:
+        if self.min_length is not None and self.length is not None and self.min_length > self.length:
+            raise _Invalid("min_length", f"min_length {self.min_length} exceeds length {self.length}")
+        if self.min_length is not None and self.se_target is None:
+            raise _Invalid("min_length", "min_length only applies with se_target")
+        if list(self.segments) != sorted(set(self.segments)):
+            raise _Invalid("segments", "segment cut points must be increasing")
+        return self
+
+
 class PaperSpec(_Strict):
     """A complete paper spec; see the module docstring of :mod:`assembly` for the file format."""
 
@@ -218,6 +261,9 @@ class PaperSpec(_Strict):
     exclude: list[str] = Field(default_factory=list)
     disjoint_from: list[list[str]] = Field(default_factory=list)
     solver: SolverSettings = Field(default_factory=SolverSettings)
+    equivalence: Equivalence = Field(default_factory=Equivalence)
+    loft: Loft = Field(default_factory=Loft)
+    cat: Cat = Field(default_factory=Cat)
 
     @model_validator(mode="after")
     def _points_add_up(self) -> PaperSpec:
@@ -243,6 +289,11 @@ class PaperSpec(_Strict):
         mains = first.startswith("main") + second.startswith("main")
         limits = self.overlap
         return {2: limits.main_main, 1: limits.backup_main, 0: limits.backup_backup}[mains]
+
+    @property
+    def length(self) -> int:
+        """Items in one paper."""
+        return sum(section.count for section in self.sections)
 
     @property
     def form_names(self) -> list[str]:
