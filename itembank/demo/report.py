@@ -2,43 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from datetime import UTC, datetime
-from typing import Any
 
 import pandas as pd
 
+from itembank import html_report
 from itembank.db import transaction
 from itembank.demo import evidence, figures
 from itembank.demo.state import DemoRun, Recovery, short_paper_name
 from itembank.models import Blueprint
 from itembank.services.health import bank_health
 from itembank.services.papers import load_spec_document
-
-CSS = """
-body{font-family:system-ui,-apple-system,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;margin:2em auto;max-width:1180px;
-color:#222;line-height:1.45}
-h1{margin-bottom:0}h2{border-bottom:2px solid #ddd;padding-bottom:.2em;margin-top:1.8em}
-.sub{color:#666;margin-top:.2em}
-table.grid{border-collapse:collapse;margin:.6em 0;font-size:.9em}
-table.grid th,table.grid td{border:1px solid #ccc;padding:.25em .6em;text-align:left;font-variant-numeric:tabular-nums}
-table.grid th{background:#f2f2f2}
-.ok{color:#11772d;font-weight:600}.bad{color:#b00020;font-weight:600}
-.cards{display:flex;gap:1em;flex-wrap:wrap}.card{border:1px solid #ddd;border-radius:6px;padding:.6em 1em;min-width:9em}
-.card b{display:block;font-size:1.4em}img{max-width:100%}
-"""
-
-
-def _table(frame: pd.DataFrame, digits: int = 2) -> str:
-    return frame.to_html(index=False, border=0, classes="grid", float_format=lambda v: f"{v:,.{digits}f}", na_rep="–")
-
-
-def _esc(value: Any) -> str:
-    return html.escape(str(value))
-
-
-def _cards(pairs: list[tuple[str, str]]) -> str:
-    return '<div class="cards">' + "".join(f'<div class="card"><b>{_esc(v)}</b>{_esc(k)}</div>' for k, v in pairs) + "</div>"
 
 
 def pass_rate_table(run: DemoRun) -> pd.DataFrame:
@@ -84,10 +58,10 @@ def _sections(run: DemoRun) -> list[str]:
         groups = groups[[c for c in ("group", "mean", "true_mean", "sd", "n") if c in groups.columns]]
     health_counts = health.cells.drop(columns=[c for c in ("name", "importance", "absolute_weight") if c in health.cells])
     return [
-        f"<h1>itembank demo — {_esc(facts['blueprint']['name'])} 三级 theory</h1>"
+        f"<h1>itembank demo — {html_report.esc(facts['blueprint']['name'])} 三级 theory</h1>"
         f"<p class='sub'>Run at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC on a fresh SQLite bank "
-        f"({_esc(run.options.database)}), seed {run.options.seed}. Blueprint version {_esc(facts['blueprint']['version'])}.</p>",
-        _cards([("items in the bank", f"{len(run.item_ids):,}"), ("pilot responses", f"{pilot['responses']:,}"),
+        f"({html_report.esc(run.options.database)}), seed {run.options.seed}. Blueprint version {html_report.esc(facts['blueprint']['version'])}.</p>",
+        html_report.cards([("items in the bank", f"{len(run.item_ids):,}"), ("pilot responses", f"{pilot['responses']:,}"),
                 ("papers assembled", str(len(run.papers))), ("solver gap", _gap(assembly["gap"])),
                 ("candidates", f"{facts['sitting']['candidates']:,}"),
                 ("overall pass rate", f"{100 * pd.concat(run.results.values())['passed'].mean():.1f} %"),
@@ -95,63 +69,63 @@ def _sections(run: DemoRun) -> list[str]:
                 ("pretest RMSE b", f"{operational['pretest_rmse_b']:.3f}"),
                 ("ledger events", f"{ledger['events']:,}"),
                 ("ledger", "intact" if ledger["ok"] else "BROKEN")]),
-        "<h2>Timings</h2>" + _table(timings, 1)
+        "<h2>Timings</h2>" + html_report.table(timings, 1)
         + f"<p>Total {sum(t.seconds for t in run.timings):,.1f} s.</p>",
         "<h2>Bank health</h2>"
-        + f"<p>{_esc(health.summary()).replace(chr(10), '<br>')}</p>"
-        + "<p>Importance shares of active points:</p>" + _table(health.importance.round({"points": 0}), 3)
+        + f"<p>{html_report.esc(health.summary()).replace(chr(10), '<br>')}</p>"
+        + "<p>Importance shares of active points:</p>" + html_report.table(health.importance.round({"points": 0}), 3)
         + f"<details><summary>Active items per element and type ({len(health_counts)} elements, "
-        f"{len(health.thin_elements)} thin)</summary>" + _table(health_counts, 0) + "</details>",
+        f"{len(health.thin_elements)} thin)</summary>" + html_report.table(health_counts, 0) + "</details>",
         "<h2>Assembly</h2>"
-        + f"<p>Spec <b>{_esc(spec.get('name'))}</b>: {_esc(spec['forms'])} forms. Solver status <b>{_esc(assembly['status'])}</b>, "
+        + f"<p>Spec <b>{html_report.esc(spec.get('name'))}</b>: {html_report.esc(spec['forms'])} forms. Solver status <b>{html_report.esc(assembly['status'])}</b>, "
         f"objective {assembly['objective']:.4f}, best bound {assembly['best_bound']:.4f}, gap {_gap(assembly['gap'])} "
         f"(assembly run {assembly['run_id']}).</p>"
         + "<h3>Blueprint coverage (points per module)</h3>" + f"<img src='{figures.coverage_bars(coverage, papers)}'>"
-        + _table(coverage.rename(columns=short_paper_name), 0)
+        + html_report.table(coverage.rename(columns=short_paper_name), 0)
         + "<h3>Test information and characteristic curves (operational parameters)</h3>"
         + f"<img src='{figures.paper_curves(information, expected, list(spec['information']['theta']))}'>"
-        + "<p>Paper status at the end of the run:</p>" + _table(statuses),
+        + "<p>Paper status at the end of the run:</p>" + html_report.table(statuses),
         "<h2>Pilot calibration and parameter recovery</h2>"
         + f"<p>{pilot['candidates']:,} pilot candidates in {pilot['booklets']:,} random booklets gave "
         f"{pilot['responses']:,} responses on {pilot['items']:,} items (at least {pilot['min_per_item']} per item). "
-        f"MML-EM with a model per item type ({_esc(_models(pilot['models']))}; the 3PL with a "
-        f"{_esc(_beta(pilot['c_prior']))} prior on c) "
+        f"MML-EM with a model per item type ({html_report.esc(_models(pilot['models']))}; the 3PL with a "
+        f"{html_report.esc(_beta(pilot['c_prior']))} prior on c) "
         f"{'converged' if pilot['converged'] else 'did NOT converge'} in {pilot['n_iter']} iterations; "
         "the run was approved, so its estimates became operational. Recovery against the generator's truth, "
         "by fitted model:</p>"
-        + _table(Recovery(run.pilot_recovery).by_model(), 3)
+        + html_report.table(Recovery(run.pilot_recovery).by_model(), 3)
         + f"<img src='{figures.recovery_scatter(run.pilot_recovery, 'pilot')}'>",
         "<h2>Delivery and results</h2>"
-        + f"<p>The exam engine <b>{_esc(run.engine_name)}</b> saw {facts['delivery']['offered']} sealed papers, pulled and "
+        + f"<p>The exam engine <b>{html_report.esc(run.engine_name)}</b> saw {facts['delivery']['offered']} sealed papers, pulled and "
         f"verified {facts['delivery']['pulled']}, and opened {facts['delivery']['opened']} after the window opened at "
-        f"{_esc(facts['delivery']['not_before'])} UTC. {facts['sitting']['candidates']:,} simulated candidates "
+        f"{html_report.esc(facts['delivery']['not_before'])} UTC. {facts['sitting']['candidates']:,} simulated candidates "
         f"(abilities drawn around {facts['sitting']['ability_mean']:+.2f} on the pilot scale: certification candidates "
         "have prepared) answered the papers and, after them, the papers' unscored pretest blocks. "
         "Scores are on the 100-point scale from the paper's own items only; pass is 60 or more.</p>"
-        + _table(pass_rate_table(run), 1) + f"<img src='{figures.score_histograms(run.results)}'>",
+        + html_report.table(pass_rate_table(run), 1) + f"<img src='{figures.score_histograms(run.results)}'>",
         "<h2>Operational calibration (FIPC)</h2>"
         + f"<p>{operational['responses']:,} operational responses; {operational['fixed_items']} items held "
         f"at their pilot values, so each paper's candidate group is placed on the pilot scale and the "
         f"{operational['estimated_items']} items without operational parameters are estimated on it. "
         f"{'Converged' if operational['converged'] else 'Did NOT converge'} in {operational['n_iter']} "
         "iterations; run approved. Estimated group means against the simulated candidates' true mean ability:</p>"
-        + _table(groups, 3)
+        + html_report.table(groups, 3)
         + "<h3>Pretest items on the bank scale</h3>"
         + f"<p>{operational['pretest_items']} accepted items rode along the main papers as unscored pretest blocks: "
         f"{operational['pretest_responses']:,} responses, at least {operational['min_per_pretest_item']:,} per item. "
         f"Recovery against the truth (all pretest items: RMSE b {operational['pretest_rmse_b']:.3f}, "
         f"RMSE a {operational['pretest_rmse_a']:.3f}), by fitted model:</p>"
-        + _table(Recovery(run.pretest_recovery).by_model(), 3)
+        + html_report.table(Recovery(run.pretest_recovery).by_model(), 3)
         + f"<img src='{figures.recovery_scatter(run.pretest_recovery, 'pretest (FIPC)')}'>",
         "<h2>Incident: leak drill</h2>"
-        + f"<p>Paper <b>{_esc(incident.get('paper'))}</b>, scope {_esc(incident.get('scope'))}, reported by "
-        f"{_esc(incident.get('reported_by'))} at {_esc(incident.get('at'))}.<br>Cause: {_esc(incident.get('cause'))}</p>"
-        + "<ol>" + "".join(f"<li>{_esc(a)}</li>" for a in incident.get("actions", [])) + "</ol>"
-        + _table(pd.DataFrame([incident.get("results", {})]), 0)
+        + f"<p>Paper <b>{html_report.esc(incident.get('paper'))}</b>, scope {html_report.esc(incident.get('scope'))}, reported by "
+        f"{html_report.esc(incident.get('reported_by'))} at {html_report.esc(incident.get('at'))}.<br>Cause: {html_report.esc(incident.get('cause'))}</p>"
+        + "<ol>" + "".join(f"<li>{html_report.esc(a)}</li>" for a in incident.get("actions", [])) + "</ol>"
+        + html_report.table(pd.DataFrame([incident.get("results", {})]), 0)
         + _replacement_strength(replacement),
         "<h2>Audit ledger</h2>"
         + (f"<p class='ok'>Hash chain intact over {ledger['events']:,} events.</p>" if ledger["ok"] else
-           f"<p class='bad'>Hash chain BROKEN at event {ledger['first_bad']}: {_esc(ledger['reason'])}</p>"),
+           f"<p class='bad'>Hash chain BROKEN at event {ledger['first_bad']}: {html_report.esc(ledger['reason'])}</p>"),
     ]
 
 
@@ -160,9 +134,9 @@ def _replacement_strength(strength: evidence.ReplacementStrength | None) -> str:
     the test information at the spec's target points behind it."""
     if strength is None:
         return ""
-    return (f"<p class='{'ok' if strength.comparable else 'bad'}' id='replacement-strength'>{_esc(strength.sentence())}</p>"
+    return (f"<p class='{'ok' if strength.comparable else 'bad'}' id='replacement-strength'>{html_report.esc(strength.sentence())}</p>"
             "<details><summary>Test information at the spec's target points (max-min: the figure the assembly "
-            "maximises)</summary>" + _table(strength.table()) + "</details>")
+            "maximises)</summary>" + html_report.table(strength.table()) + "</details>")
 
 
 def _gap(gap: float | None) -> str:
@@ -171,7 +145,4 @@ def _gap(gap: float | None) -> str:
 
 def write_report(run: DemoRun) -> None:
     """Write ``demo-report.html`` next to the demo database."""
-    body = "\n".join(f"<section>{part}</section>" for part in _sections(run))
-    page = (f"<!DOCTYPE html><html lang='zh-CN'><head><meta charset='utf-8'><title>itembank demo report</title>"
-            f"<style>{CSS}</style></head><body>{body}</body></html>")
-    run.options.report.write_text(page, encoding="utf-8")
+    run.options.report.write_text(html_report.page("itembank demo report", _sections(run)), encoding="utf-8")
