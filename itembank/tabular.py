@@ -13,12 +13,26 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import pandas as pd
+
 from itembank.errors import ValidationError
 from itembank.records import RowProblem, raise_for_problems
 
 TableFormat = Literal["csv", "xlsx"]
 Rows = list[tuple[int, dict[str, Any]]]
 FORMATS: dict[str, TableFormat] = {".csv": "csv", ".xlsx": "xlsx", ".xlsm": "xlsx"}
+
+
+def read_frame(path: Path, field: str = "path") -> pd.DataFrame:
+    """A whole ``.csv`` or ``.parquet`` table as a DataFrame (the pure-mode CLI's item tables and
+    response logs), ids kept as text."""
+    if not path.exists():
+        raise ValidationError(f"{path} does not exist", field=field)
+    if path.suffix.lower() == ".parquet":
+        return pd.read_parquet(path)
+    if path.suffix.lower() == ".csv":
+        return pd.read_csv(path, dtype={"item_id": str, "person_id": str})
+    raise ValidationError(f"{path.name}: expected .csv or .parquet", field=field)
 
 
 def table_format(name: str, field: str = "path") -> TableFormat:

@@ -6,27 +6,17 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.table import Table
 
 from itembank.cli.app import app, console, context
 from itembank.errors import ValidationError
+from itembank.tabular import read_frame
 
 papers_app = typer.Typer(help="Papers drawn from the bank.", no_args_is_help=True)
 calibration_app = typer.Typer(help="Calibration runs in the bank.", no_args_is_help=True)
 app.add_typer(papers_app, name="papers")
 app.add_typer(calibration_app, name="calibration")
-
-
-def _read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise ValidationError(f"{path} does not exist", field="path")
-    if path.suffix.lower() == ".parquet":
-        return pd.read_parquet(path)
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path, dtype={"item_id": str, "person_id": str})
-    raise ValidationError(f"{path.name}: expected .csv or .parquet", field="path")
 
 
 @app.command()
@@ -40,7 +30,7 @@ def assemble(ctx: typer.Context, spec: Path,
 
     if items is not None:
         try:
-            result = assembly.assemble(_read_table(items), spec)
+            result = assembly.assemble(read_frame(items), spec)
         except assembly.AssemblyError as exc:
             raise ValidationError(str(exc), field=getattr(exc, "field", None) or "spec") from exc
         console.print(result.summary())
@@ -128,7 +118,7 @@ def calibrate(ctx: typer.Context, responses: Path,
               out: Annotated[Path | None, typer.Option(help="pure mode: write item estimates (.csv)")] = None,
               run: Annotated[str | None, typer.Option("--run", help="bank mode: store a calibration run with this name")] = None) -> None:
     """Calibrate items from a response log: pure mode (--out, no database) or bank mode (--run NAME)."""
-    log = _read_table(responses)
+    log = read_frame(responses)
     if run is None:
         import calibration
 
