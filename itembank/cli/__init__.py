@@ -37,6 +37,7 @@ from itembank.cli import engine as _engine  # noqa: E402,F401
 from itembank.cli import keys as _keys  # noqa: E402,F401
 from itembank.cli import papers as _papers  # noqa: E402,F401
 from itembank.cli import serve as _serve  # noqa: E402,F401
+from itembank.cli import simulate as _simulate  # noqa: E402,F401
 
 
 def exit_code(error: ItemBankError) -> int:

@@ -8,7 +8,7 @@ costs milliseconds here; the study modules only gather the arrays.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
@@ -28,9 +28,6 @@ class ThetaRecovery:
     rmse: float
     bias: float
     by_decile: pd.DataFrame
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"rmse": self.rmse, "bias": self.bias, "by_decile": self.by_decile.to_dict("records")}
 
 
 def theta_recovery(true_theta: npt.ArrayLike, estimate: npt.ArrayLike, groups: int = DECILES) -> ThetaRecovery:
@@ -106,11 +103,6 @@ class ExposureSummary:
     unused_share: float
     histogram: pd.DataFrame
     items: pd.DataFrame
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"tests": self.tests, "pool": self.pool, "max": self.max_rate, "mean": self.mean_rate,
-                "quantiles": self.quantiles, "unused_share": self.unused_share,
-                "histogram": self.histogram.to_dict("records")}
 
 
 def exposure_summary(item_ids: npt.ArrayLike, uses: npt.ArrayLike, tests: int) -> ExposureSummary:
