@@ -134,6 +134,12 @@ def load_blueprint_file(path: str | Path) -> dict[str, Any]:
     return load_document(path)
 
 
+def shipped_sample_table(level: int, n_items: int, seed: int) -> pd.DataFrame:
+    """The sample bank of the shipped HR-Manager blueprint as an assembly item table with its true
+    parameters (``SampleBank.item_table``), for the pure-mode commands."""
+    return generate_sample_bank(load_blueprint_file(shipped_blueprint_path(level)), n_items, seed).item_table()
+
+
 def generate_sample_bank(blueprint: dict[str, Any], n_items: int, seed: int) -> SampleBank:
     """Generate ``n_items`` placeholder items spread over the blueprint's elements by absolute weight.
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 from itembank import audit
 from itembank.blueprint import load_document
 from itembank.cli.app import app, console, context
-from itembank.errors import IntegrityFailure
+from itembank.errors import IntegrityFailure, ValidationError
 from itembank.models import Role, User
 from itembank.services import blueprints, delivery, health, items, transfer, users, workflow
 from itembank.services.actors import SYSTEM
@@ -213,11 +213,28 @@ def audit_verify(ctx: typer.Context) -> None:
 def sample_bank(ctx: typer.Context, level: Level = 3,
                 n_items: Annotated[int, typer.Option("--items", min=1, help="how many items")] = 3000,
                 seed: Annotated[int, typer.Option(help="generator seed (same seed, same bank)")] = 7,
-                activate: Annotated[bool, typer.Option("--activate", help="take the items through scripted review to active")] = False) -> None:
-    """Fill the bank with the seeded HR-Manager sample bank (loads the shipped blueprint if missing)."""
+                activate: Annotated[bool, typer.Option("--activate", help="take the items through scripted review to active")] = False,
+                out: Annotated[Path | None, typer.Option(help="pure mode: write the item table with the simulated true a, b, c "
+                                                              "(.csv or .parquet) instead of filling the bank")] = None) -> None:
+    """Fill the bank with the seeded HR-Manager sample bank (loads the shipped blueprint if missing), or write it as an
+    item table for the pure-mode commands (assemble --items, simulate)."""
     from itembank.config import get_settings
     from itembank.services import sample
 
+    if out is not None:
+        if activate:
+            raise ValidationError("--activate needs the bank; --out writes a file only", field="activate")
+        from itembank.sample_bank import shipped_sample_table
+
+        if out.suffix.lower() not in (".csv", ".parquet"):
+            raise ValidationError(f"{out.name}: expected .csv or .parquet", field="out")
+        table = shipped_sample_table(level, n_items, seed)
+        if out.suffix.lower() == ".csv":
+            table.to_csv(out, index=False)
+        else:
+            table.to_parquet(out, index=False)
+        console.print(f"wrote {len(table)} sample items for level {level} (seed {seed}) with their true parameters to {out}")
+        return
     c = context(ctx)
     with c.session() as session:
         actor = c.actor(session)
