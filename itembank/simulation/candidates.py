@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from calibration import score_persons
+from calibration.scoring import score_persons
 from calibration.simulate import simulate_dichotomous, to_long
 from itembank.errors import ValidationError
 from itembank.simulation.metrics import FloatArray

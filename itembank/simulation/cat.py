@@ -65,7 +65,8 @@ def simulate_cat(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | P
     started = time.perf_counter()
     rng = np.random.default_rng(seed)
     with core_errors():
-        spec = cat_spec(assembly.load_spec(spec), length, len(eligible_pool(items, spec).table))
+        paper_spec = assembly.load_spec(spec)
+        spec = cat_spec(paper_spec, length, len(eligible_pool(items, paper_spec).table))
         truth = true_abilities(candidates, rng, theta)
         pool = CatPool.build(items, spec, seed=seed or 0)
 

@@ -33,7 +33,7 @@ class ReportFiles:
 def key_figures(report: SimulationReport) -> pd.DataFrame:
     """The figures a sign-off looks at, with their limit where the spec sets one."""
     e, limits = report.exposure, report.limits
-    rows = [("θ RMSE", report.recovery.rmse, None), ("θ bias", report.recovery.bias, None)]
+    rows: list[tuple[str, float, float | None]] = [("θ RMSE", report.recovery.rmse, None), ("θ bias", report.recovery.bias, None)]
     rows += [(f"classification accuracy ({SCORE_LABELS[name]})", c.accuracy, None)
              for name, c in report.classification.items()]
     rows += [("max item exposure", e.max_rate, limits["max_exposure"]), ("unused share of the pool", e.unused_share, None),
