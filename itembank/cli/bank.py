@@ -233,7 +233,8 @@ def sample_bank(ctx: typer.Context, level: Level = 3,
             table.to_csv(out, index=False)
         else:
             table.to_parquet(out, index=False)
-        console.print(f"wrote {len(table)} sample items for level {level} (seed {seed}) with their true parameters to {out}")
+        console.print(f"wrote {len(table)} sample items for level {level} (seed {seed}) with their true parameters to {out}",
+                      soft_wrap=True)
         return
     c = context(ctx)
     with c.session() as session:

@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from tqdm.auto import tqdm
 
-from itembank.cli.app import app, console
+from itembank.cli.app import app
 from itembank.errors import ValidationError
 from itembank.tabular import read_frame
 
@@ -61,8 +61,8 @@ def _finish(report: SimulationReport, out: Path) -> None:
     from itembank.simulation import write_report
 
     files = write_report(report, out)
-    console.print(report.summary())
-    console.print("wrote " + ", ".join(str(p) for p in files.paths()))
+    typer.echo(report.summary())
+    typer.echo("wrote " + ", ".join(str(p) for p in files.paths()))
 
 
 @simulate_app.command("loft")

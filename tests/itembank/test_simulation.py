@@ -24,9 +24,9 @@ def small_spec(**blocks: Any) -> dict[str, Any]:
     """A 30-item paper (100 points) with a blueprint rule, for a 400-item synthetic bank."""
     return {
         "name": "small", "total_points": 100,
-        "sections": [{"type": "single_choice", "count": 18, "points": 3},
-                     {"type": "multiple_choice", "count": 6, "points": 4},
-                     {"type": "true_false", "count": 6, "points": 3}],
+        "sections": [{"type": "single_choice", "count": 20, "points": 3},
+                     {"type": "multiple_choice", "count": 5, "points": 4},
+                     {"type": "true_false", "count": 5, "points": 4}],
         "blueprint": [{"node": "B", "weight": 20, "tolerance": 8}],
         **blocks,
     }
