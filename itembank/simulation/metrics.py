@@ -17,7 +17,7 @@ from scipy import sparse
 
 FloatArray = npt.NDArray[np.float64]
 DECILES = 10
-EXPOSURE_BINS = (0.0, 1e-12, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50, 1.0)
+EXPOSURE_BINS = (0.0, 0.05, 0.10, 0.15, 0.20, 0.25, 0.30, 0.40, 0.50, 1.0)  # upper ends; 0 is its own bin
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,10 @@ def exposure_summary(item_ids: npt.ArrayLike, uses: npt.ArrayLike, tests: int) -
     never used count, which is what the unused share of the pool is about."""
     counts = np.asarray(uses, dtype=np.int64)
     rate = counts / tests
-    edges = np.asarray(EXPOSURE_BINS)
-    labels = ["0"] + [f"({lo:g}, {hi:g}]" for lo, hi in zip(edges[1:-1], edges[2:], strict=True)]
-    histogram = pd.DataFrame({"rate": labels, "items": np.histogram(rate, bins=edges)[0]})
+    uppers = np.asarray(EXPOSURE_BINS)
+    labels = ["0"] + [f"({low:g}, {high:g}]" for low, high in zip(uppers[:-1], uppers[1:], strict=True)]
+    counts_per_bin = np.bincount(np.searchsorted(uppers, rate, side="left"), minlength=len(uppers))
+    histogram = pd.DataFrame({"rate": labels, "items": counts_per_bin})
     levels = (0.5, 0.9, 0.99)
     return ExposureSummary(
         tests=int(tests), pool=len(counts), max_rate=float(rate.max(initial=0.0)), mean_rate=float(rate.mean()),
