@@ -13,20 +13,26 @@ from assembly.errors import (
     RejectedSolution,
     SpecError,
 )
+from assembly.loft import assemble_loft
+from assembly.loft_result import LoftResult
 from assembly.result import AssemblyResult, Form
 from assembly.spec import PaperSpec, load_spec
 from assembly.verify import verify
+from assembly.verify_loft import verify_loft
 
 __all__ = [
     "AssemblyError",
     "AssemblyResult",
     "Form",
     "InfeasibleSpec",
+    "LoftResult",
     "ItemTableError",
     "PaperSpec",
     "RejectedSolution",
     "SpecError",
     "assemble",
+    "assemble_loft",
     "load_spec",
     "verify",
+    "verify_loft",
 ]

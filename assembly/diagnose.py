@@ -135,6 +135,8 @@ def describe(group: str, spec: PaperSpec) -> str:
         "include": f"anchor item {key} must stand in paper {paper}",
         "overlap": _overlap_sentence(paper.split(","), spec),
         "item_use": "no item may be used in more new papers than allowed",
+        "tcc": f"paper {paper}'s expected 百分制 score at {key} must lie within "
+               f"±{spec.equivalence.tolerance:g} points of the reference paper's",
         "parallel": f"papers must stay within {spec.information.parallel_band if spec.information else 0:.0%}"
                     f" of each other's information at {paper}",
     }

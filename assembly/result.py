@@ -26,11 +26,11 @@ class Form:
     item_ids: list[str]
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if hasattr(value, "item"):
-        return _plain(value.item())
+        return plain(value.item())
     return value
 
 
@@ -74,15 +74,15 @@ class AssemblyResult:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        rows = [{k: _plain(v) for k, v in row.items()}
+        rows = [{k: plain(v) for k, v in row.items()}
                 for row in self.attainment.to_dict(orient="records")]
         return {
             "status": self.status,
             "forms": [{"name": f.name, "role": f.role, "item_ids": list(f.item_ids)} for f in self.forms],
             "attainment": rows,
-            "objective": _plain(self.objective),
-            "best_bound": _plain(self.best_bound),
-            "gap": _plain(self.gap),
+            "objective": plain(self.objective),
+            "best_bound": plain(self.best_bound),
+            "gap": plain(self.gap),
             "solver": self.solver,
             "solve_time": self.solve_time,
             "build_time": self.build_time,

@@ -143,9 +143,11 @@ def _check_information(ledger: _Ledger, bank: pd.DataFrame, forms: Mapping[str, 
             ledger.record("", f"parallel[{label}]", spread, upper=target.parallel_band)
 
 
-def verify(items: pd.DataFrame, spec: PaperSpec | dict | str, forms: Mapping[str, Sequence[str]]
-           ) -> pd.DataFrame:
-    """Check papers (name → item ids) against every rule of the spec; one row per check."""
+def verify(items: pd.DataFrame, spec: PaperSpec | dict | str, forms: Mapping[str, Sequence[str]],
+           *, across_papers: bool = True) -> pd.DataFrame:
+    """Check papers (name → item ids) against every rule of the spec; one row per check.
+    ``across_papers=False`` checks each paper on its own as a main paper (one paper per
+    candidate, LOFT): no overlap or parallelism rows, which would be one per pair of papers."""
     spec = load_spec(spec)
     bank = normalise_items(items)
     barred = bank.loc[np.logical_or.reduce(list(ruled_out(bank, spec).values())), "item_id"]
@@ -156,8 +158,10 @@ def verify(items: pd.DataFrame, spec: PaperSpec | dict | str, forms: Mapping[str
         ledger.record(name, f"in_bank[{name}]", len(unknown), upper=0)
         paper = by_id.loc[[i for i in ids if i in by_id.index]].reset_index(drop=True)
         ledger.record(name, f"eligible[{name}]", paper["item_id"].isin(barred).sum(), upper=0)
-        _check_paper(ledger, name, paper, item_scores(paper, spec), spec, name.startswith("main"))
+        _check_paper(ledger, name, paper, item_scores(paper, spec), spec,
+                     name.startswith("main") or not across_papers)
     _check_sets(ledger, bank, forms)
-    _check_overlap(ledger, forms, spec)
-    _check_information(ledger, bank, forms, spec)
+    if across_papers:
+        _check_overlap(ledger, forms, spec)
+        _check_information(ledger, bank, forms, spec)
     return ledger.table()

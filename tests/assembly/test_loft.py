@@ -1,0 +1,66 @@
+"""LOFT: every paper valid, TCCs within tolerance of the reference (recomputed here from a, b, c),
+exposure and overlap within their limits, and a short bank named before solving."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from assembly import assemble_loft, load_spec
+from assembly.synthetic import synthetic_bank
+
+SPEC = {
+    "name": "loft", "total_points": 100,
+    "sections": [{"type": "single_choice", "count": 20, "points": 3},
+                 {"type": "multiple_choice", "count": 10, "points": 4}],
+    "blueprint": [{"node": m, "weight": w, "tolerance": 6}
+                  for m, w in zip("ABCDEF", [15, 20, 20, 20, 15, 10], strict=True)],
+    "solver": {"time_limit": 10},
+}
+
+
+@pytest.fixture(scope="module")
+def loft() -> tuple:
+    bank = synthetic_bank(600, rng=3)
+    return bank, assemble_loft(bank, SPEC, 12, seed=5)
+
+
+def test_every_paper_is_valid_and_score_equivalent(loft: tuple) -> None:
+    bank, result = loft
+    assert result.ok and len(result.forms) == 12
+    assert result.attainment["ok"].all()
+    spec = load_spec(SPEC)
+    rows = bank.set_index("item_id")
+    theta = result.reference.theta
+    for form in result.forms:
+        paper = rows.loc[form.item_ids]
+        assert len(set(form.item_ids)) == len(form.item_ids) == 30
+        points = paper["type"].map({"single_choice": 3.0, "multiple_choice": 4.0}).to_numpy()
+        p = 1 / (1 + np.exp(-paper["a"].to_numpy()[:, None] * (theta[None, :] - paper["b"].to_numpy()[:, None])))
+        tcc = (p * points[:, None]).sum(axis=0)
+        assert np.all(np.abs(tcc - result.reference.tcc) <= spec.equivalence.tolerance + 1e-6)
+        groups = [g for text in paper["enemy_groups"] for g in text.split(";") if g]
+        assert len(groups) == len(set(groups))
+
+
+def test_exposure_and_overlap_hold(loft: tuple) -> None:
+    _, result = loft
+    uses = result.exposure["uses"].to_numpy()
+    assert uses.max() <= np.floor(0.25 * 12)
+    assert result.max_exposure <= 0.25
+    assert result.mean_overlap <= 0.15
+    assert len({tuple(sorted(f.item_ids)) for f in result.forms}) == 12
+
+
+def test_same_seed_same_papers() -> None:
+    bank = synthetic_bank(600, rng=3)
+    first = assemble_loft(bank, SPEC, 4, seed=9)
+    again = assemble_loft(bank, SPEC, 4, seed=9)
+    assert [f.item_ids for f in first.forms] == [f.item_ids for f in again.forms]
+
+
+def test_short_bank_named_before_solving() -> None:
+    bank = synthetic_bank(150, rng=1)
+    result = assemble_loft(bank, SPEC, 40, seed=0)
+    assert result.status == "infeasible" and not result.forms
+    assert any("short by" in sentence for sentence in result.diagnosis)
