@@ -13,7 +13,6 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
@@ -23,7 +22,7 @@ from assembly.spec import PaperSpec, parse_spec
 from itembank.adaptive import CatPool
 from itembank.adaptive import simulate_cat as run_cats
 from itembank.errors import ValidationError
-from itembank.simulation.candidates import incidence, true_abilities
+from itembank.simulation.candidates import incidence, simulee_rng, true_abilities
 from itembank.simulation.errors import core_errors
 from itembank.simulation.metrics import (
     classification,
@@ -63,7 +62,7 @@ def simulate_cat(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | P
     ``spec.cat.length``), and report recovery, classification, exposure, overlap, violations and
     per-choice timings."""
     started = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    rng = simulee_rng(seed)
     with core_errors():
         paper_spec = assembly.load_spec(spec)
         spec = cat_spec(paper_spec, length, len(eligible_pool(items, paper_spec).table))

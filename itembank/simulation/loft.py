@@ -14,14 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
 import assembly
 from assembly.bank import eligible_pool, item_scores, normalise_items
 from assembly.spec import PaperSpec
-from itembank.simulation.candidates import answer_and_score, incidence, true_abilities
+from itembank.simulation.candidates import answer_and_score, incidence, simulee_rng, true_abilities
 from itembank.simulation.errors import core_errors, refuse_infeasible
 from itembank.simulation.metrics import (
     classification,
@@ -40,7 +39,7 @@ def simulate_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
     """Assemble ``candidates`` LOFT papers, let simulees with true θ ~ N(0, 1) (or ``theta``) sit
     them, and report recovery, classification, exposure, overlap, violations and timings."""
     started = time.perf_counter()
-    rng = np.random.default_rng(seed)
+    rng = simulee_rng(seed)
     with core_errors():
         spec = assembly.load_spec(spec)
         truth = true_abilities(candidates, rng, theta)
