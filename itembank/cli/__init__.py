@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 
-import click
 import typer
 
 from itembank.cli.app import app
@@ -47,27 +47,40 @@ def exit_code(error: ItemBankError) -> int:
     return 1
 
 
-def main() -> None:
-    """Entry point: run the app and turn domain errors into one readable line and an exit code."""
+def main(args: Sequence[str] | None = None) -> None:
+    """Entry point: run the app and exit with its code, turning errors into one readable line.
+
+    Typer (0.26 on) vendors Click: its usage errors are ``typer.TyperException`` subclasses, not
+    ``click.ClickException``, and outside standalone mode a ``typer.Exit(n)`` comes back as the
+    return value ``n`` instead of being raised, so both are handled here, once, for every command.
+    """
+    sys.exit(run(args))
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the app on ``args`` (default: the command line) and return the exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(args=args, prog_name="itembank", standalone_mode=False)
     except ItemBankError as error:
         where = f" [{error.field}]" if error.field else ""
         typer.echo(f"error{where}: {error.message}", err=True)
-        sys.exit(exit_code(error))
-    except click.exceptions.Abort:
+        return exit_code(error)
+    except typer.Abort:
         typer.echo("aborted", err=True)
-        sys.exit(130)
-    except click.ClickException as error:
-        error.show()
-        sys.exit(error.exit_code)
-    except click.exceptions.Exit as done:
-        sys.exit(done.exit_code)
+        return 130
+    except typer.TyperException as error:  # usage errors (exit 2) print the usage line, then the error
+        show = getattr(error, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"Error: {error.format_message()}", err=True)
+        return error.exit_code
     except Exception as error:  # noqa: BLE001 - a bug still gets one line; ITEMBANK_DEBUG=1 shows the trace
         if os.environ.get("ITEMBANK_DEBUG") == "1":
             raise
         typer.echo(f"internal error: {type(error).__name__}: {error} (set ITEMBANK_DEBUG=1 for the trace)", err=True)
-        sys.exit(1)
+        return 1
+    return code if isinstance(code, int) else 0
 
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]

@@ -26,21 +26,15 @@ def assemble(ctx: typer.Context, spec: Path,
              level: Annotated[int, typer.Option(min=1, max=5)] = 3,
              occupation: str = "4-07-03-04", kind: str = "theory") -> None:
     """Assemble main and backup papers from a paper spec (组卷方案)."""
-    import assembly
+    from itembank.services import papers
 
     if items is not None:
-        try:
-            result = assembly.assemble(read_frame(items), spec)
-        except assembly.AssemblyError as exc:
-            raise ValidationError(str(exc), field=getattr(exc, "field", None) or "spec") from exc
+        result = papers.assemble_table(read_frame(items), papers.load_spec_document(spec))
         console.print(result.summary())
         if out is not None:
             out.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
-        if result.status in ("infeasible", "not_solved"):
-            raise typer.Exit(6)
+        papers.require_papers(result)
         return
-    from itembank.services import papers
-
     c = context(ctx)
     with c.session() as session:
         outcome = papers.assemble(session, c.actor(session), spec, occupation_code=occupation, level=level,

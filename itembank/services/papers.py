@@ -59,6 +59,28 @@ def load_spec_document(spec: dict[str, Any] | str | Path) -> dict[str, Any]:
         raise ValidationError(str(exc), field=getattr(exc, "field", None) or "spec") from exc
 
 
+def assemble_table(table: pd.DataFrame, document: dict[str, Any]) -> assembly.AssemblyResult:
+    """Run the assembly core on an item table, its errors in the bank's terms: a bad table is a
+    ``ValidationError`` naming the column, papers that fail verification an ``Infeasible``."""
+    try:
+        return assembly.assemble(table, document)
+    except assembly.ItemTableError as exc:
+        raise ValidationError(str(exc), field=exc.column or "items") from exc
+    except assembly.RejectedSolution as exc:
+        raise Infeasible(f"the solver's papers failed independent verification and were refused: {exc}",
+                         field="solver") from exc
+
+
+def require_papers(result: assembly.AssemblyResult) -> assembly.AssemblyResult:
+    """The result, if it holds papers; else ``Infeasible`` with the diagnosis sentences (or the
+    solver's message when no diagnosis was made, e.g. the time limit ran out before any paper)."""
+    if not result.ok or not result.forms:
+        sentences = "; ".join(result.diagnosis) or result.message or f"solver status {result.status}"
+        raise Infeasible(f"the spec cannot be met: {sentences}", field="spec",
+                         details={"diagnosis": result.diagnosis, "conflicts": result.conflicts})
+    return result
+
+
 def assemble(
     session: Session,
     actor: Actor,
@@ -88,18 +110,8 @@ def assemble(
     if table.empty:
         raise Infeasible(f"the bank has no active items for {occupation_code} level {level} {exam_kind}", field="bank")
     progress(0.1)
-    try:
-        with ticking(progress, 0.1, 0.9, _time_limit(document)):
-            result = assembly.assemble(table, document)
-    except assembly.ItemTableError as exc:
-        raise ValidationError(str(exc), field=getattr(exc, "column", None) or "items") from exc
-    except assembly.RejectedSolution as exc:
-        raise Infeasible(f"the solver's papers failed independent verification and were refused: {exc}",
-                         field="solver") from exc
-    if result.status in ("infeasible", "not_solved") or not result.forms:
-        sentences = " ".join(result.diagnosis) or result.message or f"solver status {result.status}"
-        raise Infeasible(f"the spec cannot be met: {sentences}", field="spec",
-                         details={"diagnosis": result.diagnosis, "conflicts": result.conflicts})
+    with ticking(progress, 0.1, 0.9, _time_limit(document)):
+        result = require_papers(assemble_table(table, document))
     progress(0.95)
     run = AssemblyRun(
         spec_name=document.get("name", "paper"), spec=document, blueprint_id=blueprint.id,

@@ -7,8 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+import typer
 import yaml
+from typer.models import CommandInfo
 
+from itembank.cli import app, main
 from tests.conftest import small_blueprint_document
 
 ITEMBANK = str(Path(sys.executable).with_name("itembank"))
@@ -66,3 +70,57 @@ def test_an_admin_revokes_a_client_token_and_the_cli_stops_acting_for_it(tmp_pat
     assert run(tmp_path, "users", "deactivate", "lin").returncode == 0
     gone = run(tmp_path, "--actor", "lin", "keys", "list")
     assert gone.returncode == 3 and "no active user 'lin'" in gone.stderr
+
+
+def cli(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    """Run the real entry point in this process on ``args``: (exit code, stdout, stderr)."""
+    monkeypatch.setattr(sys, "argv", ["itembank", *args])
+    try:
+        main()
+        code = 0
+    except SystemExit as done:
+        code = int(done.code or 0)
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.mark.parametrize(("args", "error"), [
+    (["assemble"], "Error: Missing argument 'spec'."),
+    (["nope"], "Error: No such command 'nope'."),
+    (["assemble", "spec.json", "--level", "9"], "Error: Invalid value for '--level'"),
+    (["items", "import", "items.csv", "--level", "3", "--bogus"], "Error: No such option: --bogus"),
+    (["users", "add", "lin"], "Error: Missing option '--role'."),
+])
+def test_a_usage_error_prints_the_usage_line_and_the_error_and_exits_2(
+        args: list[str], error: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = cli(monkeypatch, capsys, *args)
+    assert code == 2, err
+    command = " ".join(a for a in args[:2] if a in ("assemble", "items", "import", "users", "add"))
+    assert err.startswith(f"Usage: itembank {command}".rstrip() + " [OPTIONS]"), err
+    assert error in err and "internal error" not in err
+
+
+def test_only_a_bug_is_an_internal_error_with_exit_1(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    def broken(spec: object) -> None:
+        raise KeyError("sections")
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "items.csv").write_text("item_id,type,points,element\nI1,single_choice,1,A\n", encoding="utf-8")
+    monkeypatch.delenv("ITEMBANK_DEBUG", raising=False)
+    assert cli(monkeypatch, capsys, "assemble", "--items", "items.csv")[0] == 2
+    monkeypatch.setattr("itembank.services.papers.load_spec_document", broken)
+    code, _, err = cli(monkeypatch, capsys, "assemble", "spec.json", "--items", "items.csv")
+    assert code == 1 and err.startswith("internal error: KeyError")
+
+
+def test_a_command_s_exit_code_is_the_process_exit_code(monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    def stop() -> None:
+        raise typer.Exit(9)
+
+    monkeypatch.setattr(app, "registered_commands", [*app.registered_commands, CommandInfo(name="stop", callback=stop)])
+    assert cli(monkeypatch, capsys, "stop")[0] == 9
+    for args in (["--help"], ["assemble", "--help"], ["items", "import", "--help"]):
+        code, out, err = cli(monkeypatch, capsys, *args)
+        assert code == 0 and "Usage: itembank" in out and err == "", args

@@ -7,11 +7,18 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
+import sqlalchemy as sa
 
+from assembly import AssemblyResult
+from assembly.synthetic import synthetic_bank
 from calibration.simulate import simulate_dichotomous, to_long
+from itembank.errors import Infeasible
 from itembank.sample_bank import generate_sample_bank, load_blueprint_file, shipped_blueprint_path
-from tests.itembank.test_cli import run
-from tests.itembank.test_papers_incidents import _spec
+from itembank.services.papers import require_papers
+from tests.assembly.conftest import small_spec
+from tests.itembank.test_cli import cli, run
+from tests.itembank.test_papers_incidents import SPEC, _spec
 
 
 def test_assemble_pure_mode_writes_verified_papers(tmp_path: Path) -> None:
@@ -39,3 +46,43 @@ def test_calibrate_pure_mode_recovers_difficulty(tmp_path: Path) -> None:
     assert np.sqrt(np.mean((items["b"].to_numpy() - b) ** 2)) < 0.15  # 3,000 persons: sampling error ~0.05-0.1
     bad = run(tmp_path, "calibrate", "missing.csv", "--out", "x.csv")
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+
+def test_pure_mode_on_a_spec_the_table_cannot_meet_prints_the_diagnosis_and_exits_6(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    bank = synthetic_bank(400, rng=7)
+    element = bank["element"].value_counts().index[-1]
+    supply = int((bank["element"] == element).sum())
+    bank.to_csv(tmp_path / "items.csv", index=False)
+    spec = small_spec(blueprint=[{"node": element, "min_count": supply}], forms={"main": 3, "backup": 0})
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(monkeypatch, capsys, "assemble", "spec.json", "--items", "items.csv", "--out", "result.json")
+    sentence = f"blueprint node {element}: 3 papers with no overlap need {3 * supply} items"
+    assert code == 6, err
+    assert err.startswith("error [spec]: the spec cannot be met: ") and sentence in err and err.count("\n") == 1
+    assert f"- {sentence}" in out and "status: infeasible" in out
+    assert json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))["status"] == "infeasible"
+
+
+def test_bank_mode_on_a_bank_too_small_for_the_spec_prints_the_diagnosis_and_exits_6(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    url = f"sqlite:///{tmp_path}/bank.db"
+    for args in (["init"], ["users", "add", "lin", "--role", "bank_manager"], ["sample-bank", "--items", "150"]):
+        assert cli(monkeypatch, capsys, "--db", url, *args)[0] == 0, args
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:  # the review itself is tested in test_workflow
+        connection.execute(sa.text("UPDATE items SET status = 'active'"))
+    engine.dispose()
+    code, _, err = cli(monkeypatch, capsys, "--db", url, "--actor", "lin", "assemble", str(SPEC), "--level", "3")
+    assert code == 6, err
+    assert err.startswith("error [spec]: the spec cannot be met: section single_choice: ") and "short by" in err
+    assert "; blueprint node A: " in err and err.count("\n") == 1
+
+
+def test_a_result_without_papers_is_infeasible_with_the_solver_s_message() -> None:
+    unsolved = AssemblyResult(status="not_solved", message="the time limit ran out before any paper was found")
+    with pytest.raises(Infeasible, match="the spec cannot be met: the time limit ran out before any paper"):
+        require_papers(unsolved)
+    with pytest.raises(Infeasible, match="solver status infeasible"):
+        require_papers(AssemblyResult(status="infeasible"))
