@@ -39,7 +39,13 @@ from assembly.exchange import exchange, movable_items
 from assembly.information import item_information
 from assembly.model import AssemblyModel
 from assembly.objective import information_matrix
-from assembly.solve import HIGHS_FEASIBLE_SOLUTION, SolverOutcome, relative_gap, solve_highs
+from assembly.solve import (
+    HIGHS_FEASIBLE_SOLUTION,
+    SolverOutcome,
+    relative_gap,
+    solve_highs,
+    stop_status,
+)
 from assembly.spec import PaperSpec
 from assembly.warmstart import warm_start
 
@@ -271,10 +277,10 @@ def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     if selection is None:
         return None
     objective = trajectory[-1][1]
-    gap = relative_gap(objective, shadow.bound)
-    proven = gap is not None and gap <= spec.solver.gap
+    status, stop = stop_status(objective, shadow.bound, spec.solver.gap)
     return SolverOutcome(
-        "optimal" if proven else "feasible", "highs", selection=selection, objective=objective,
-        best_bound=shadow.bound, gap=gap, solve_time=time.perf_counter() - clock,
+        status, "highs", selection=selection, objective=objective, best_bound=shadow.bound,
+        gap=relative_gap(objective, shadow.bound), solve_time=time.perf_counter() - clock,
         trajectory=trajectory,
-        message=f"decomposition: shadow bound {shadow.bound:.4g} (root LP {shadow.lp_bound:.4g})")
+        message=f"decomposition: shadow bound {shadow.bound:.4g} (root LP {shadow.lp_bound:.4g}); "
+                f"{stop}")

@@ -1,7 +1,9 @@
 """The assembly result: papers, per-constraint attainment, objective, bound, gap and status.
 
-Status is not quality: ``optimal`` only when the solver proved the gap tolerance, ``feasible``
-for a time-limited paper, ``infeasible`` with a diagnosis, ``not_solved`` when no paper came back.
+Status is not quality: ``optimal`` only when the papers are proven optimal (objective and bound
+agree to 1e-9), ``feasible`` for papers that stopped at the spec's gap tolerance or the time limit
+(``message`` says which, e.g. "stopped at gap 0.31 % (tolerance 0.50 %)"), ``infeasible`` with a
+diagnosis, ``not_solved`` when no paper came back.
 """
 
 from __future__ import annotations
@@ -95,6 +97,8 @@ class AssemblyResult:
     def summary(self) -> str:
         """A few lines a bank manager can read."""
         lines = [f"status: {self.status} ({self.solver}, {self.solve_time:.1f} s)"]
+        if self.message:
+            lines.append(self.message)
         if self.objective is not None:
             gap = f"{100 * self.gap:.2f} %" if self.gap is not None else "unknown"
             lines.append(f"objective {self.objective:.4g}, bound {self.best_bound:.4g}, gap {gap}")

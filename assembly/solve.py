@@ -2,14 +2,25 @@
 
 PuLP's own status is not trusted: it says "Optimal" after a time-limit stop, and leaves LP values
 in the variables when CBC found no incumbent. Here the status comes from HiGHS's model status or
-CBC's log, a time-limited stop with a paper is ``feasible`` (never ``optimal``), and the bound and
-gap are read from the solver, with the incumbent trajectory for benchmarks.
+CBC's log and the bound and gap are read from the solver, with the incumbent trajectory for
+benchmarks. ``optimal`` means proven optimal (incumbent and bound agree within
+``PROVEN_TOLERANCE``); a stop at the spec's gap tolerance (HiGHS and CBC both call it "optimal")
+or at the time limit is ``feasible``, and its message says at which gap it stopped.
+
+The solvers' own output belongs in the log, not on the user's terminal: HiGHS prints a banner to
+the process's standard output when the first ``Highs`` object is made, before any option can be
+set, so that first object is made with standard output pointed at a file whose text goes to the
+``assembly.solver`` log at DEBUG; with DEBUG on, every run's HiGHS log is forwarded there too.
 """
 
 from __future__ import annotations
 
+import ctypes
+import logging
+import os
 import re
 import tempfile
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -29,6 +40,10 @@ HIGHS_INFEASIBLE = {highspy.HighsModelStatus.kInfeasible,
                     highspy.HighsModelStatus.kUnboundedOrInfeasible}
 HIGHS_FEASIBLE_SOLUTION = 2
 FULL_MODEL_SHARE = 0.6
+PROVEN_TOLERANCE = 1e-9
+SOLVER_LOG = logging.getLogger("assembly.solver")
+_FIRST_HIGHS = threading.Lock()
+_banner_routed = False
 
 
 @dataclass
@@ -53,6 +68,60 @@ def relative_gap(objective: float | None, bound: float | None) -> float | None:
     return abs(bound - objective) / max(abs(objective), 1e-9)
 
 
+def is_proven(objective: float | None, bound: float | None) -> bool:
+    """Incumbent and bound agree within ``PROVEN_TOLERANCE`` (relative, or absolute near zero)."""
+    if objective is None or bound is None or not np.isfinite(bound):
+        return False
+    return abs(bound - objective) <= PROVEN_TOLERANCE * max(1.0, abs(objective))
+
+
+def stop_status(objective: float, bound: float | None, tolerance: float) -> tuple[str, str]:
+    """``optimal`` only when proven; else ``feasible``, saying whether the run stopped on the
+    spec's gap tolerance or with the gap still above it (the time limit)."""
+    if is_proven(objective, bound):
+        return "optimal", "proven optimal"
+    gap = relative_gap(objective, bound)
+    if gap is None:
+        return "feasible", "stopped without a bound"
+    reason = "stopped at gap" if gap <= tolerance else "time limit reached at gap"
+    return "feasible", f"{reason} {100 * gap:.2f} % (tolerance {100 * tolerance:.2f} %)"
+
+
+def _route_banner_to_log() -> None:
+    """Make the process's first Highs object with file descriptor 1 on a temporary file, so the
+    banner its constructor prints lands in the log. Once per process; the redirect lasts only
+    for that constructor."""
+    global _banner_routed
+    with _FIRST_HIGHS:
+        if _banner_routed:
+            return
+        libc = ctypes.CDLL(None)
+        with tempfile.TemporaryFile() as capture:
+            saved = os.dup(1)
+            try:
+                libc.fflush(None)
+                os.dup2(capture.fileno(), 1)
+                highspy.Highs()
+                libc.fflush(None)
+            finally:
+                os.dup2(saved, 1)
+                os.close(saved)
+            capture.seek(0)
+            banner = capture.read().decode(errors="replace").strip()
+        if banner:
+            SOLVER_LOG.debug("%s", banner)
+        _banner_routed = True
+
+
+def _forward_log(highs: highspy.Highs) -> bool:
+    """With DEBUG on for ``assembly.solver``, HiGHS logs to a callback instead of the console."""
+    if not SOLVER_LOG.isEnabledFor(logging.DEBUG):
+        return False
+    highs.setOptionValue("output_flag", True)
+    highs.setOptionValue("log_to_console", False)
+    return True
+
+
 def _selection(model: AssemblyModel, value_of: Callable[[pulp.LpVariable], float]) -> np.ndarray:
     return np.array([[value_of(v) > 0.5 for v in xs] for xs in model.x], dtype=bool)
 
@@ -66,16 +135,21 @@ def solve_highs(problem: pulp.LpProblem, settings: SolverSettings, *, relax: boo
     on, so later re-runs of the returned Highs object extend the same trajectory."""
     sense = -1.0 if problem.sense == pulp.LpMaximize else 1.0
     clock = time.perf_counter() if clock is None else clock
+    _route_banner_to_log()
     bridge = pulp.HiGHS(mip=not relax, msg=False, timeLimit=settings.time_limit,
                         gapRel=settings.gap, threads=settings.threads,
                         random_seed=settings.seed)
     bridge.createAndConfigureSolver(problem)
     bridge.buildSolverModel(problem)
     highs: highspy.Highs = problem.solverModel
+    forwarding = _forward_log(highs)
     trajectory: list[tuple[float, float]] = []
 
-    def on_incumbent(_kind: object, _message: str, data_out: object, _data_in: object,
-                     _user: object) -> None:
+    def on_event(kind: object, message: str, data_out: object, _data_in: object,
+                 _user: object) -> None:
+        if kind == highspy.cb.HighsCallbackType.kCallbackLogging:
+            SOLVER_LOG.debug("%s", message.rstrip())
+            return
         value = sense * float(data_out.objective_function_value)  # type: ignore[attr-defined]
         if not trajectory or sense * value < sense * trajectory[-1][1]:
             trajectory.append((time.perf_counter() - clock, value))
@@ -86,18 +160,13 @@ def solve_highs(problem: pulp.LpProblem, settings: SolverSettings, *, relax: boo
         highs.setSolution(len(start), columns, values)
         if fix_start:
             highs.changeColsBounds(len(columns), columns, values, values)
-    highs.setCallback(on_incumbent, None)
+    highs.setCallback(on_event, None)
     highs.startCallback(highspy.cb.HighsCallbackType.kCallbackMipImprovingSolution)
+    if forwarding:
+        highs.startCallback(highspy.cb.HighsCallbackType.kCallbackLogging)
     started = time.perf_counter()
     highs.run()
     return highs, time.perf_counter() - started, trajectory
-
-
-def _proven(objective: float, bound: float, tolerance: float,
-            status: highspy.HighsModelStatus) -> highspy.HighsModelStatus:
-    """Optimal (within the requested gap) once the incumbent meets the proven bound."""
-    gap = relative_gap(objective, bound)
-    return highspy.HighsModelStatus.kOptimal if gap is not None and gap <= tolerance else status
 
 
 def _start_values(model: AssemblyModel, start: np.ndarray | None) -> dict[pulp.LpVariable, float]:
@@ -128,15 +197,15 @@ def _run_highs(model: AssemblyModel, settings: SolverSettings, start: np.ndarray
     bound = sense * info.mip_dual_bound
     values = np.asarray(highs.getSolution().col_value)
     if settings.improve and status not in HIGHS_OPTIMAL:
-        values, improved = fix_and_optimise(highs, model, settings, clock + settings.time_limit,
-                                            bound, sense)
-        status = _proven(improved, bound, settings.gap, status)
-        objective, elapsed = improved, time.perf_counter() - clock
+        values, objective = fix_and_optimise(highs, model, settings, clock + settings.time_limit,
+                                             bound, sense)
+        elapsed = time.perf_counter() - clock
+    verdict, message = stop_status(objective, bound, settings.gap)
     return SolverOutcome(
-        "optimal" if status in HIGHS_OPTIMAL else "feasible", "highs",
-        selection=_selection(model, lambda v: values[v.index]),
+        verdict, "highs", selection=_selection(model, lambda v: values[v.index]),
         objective=objective, best_bound=bound, gap=relative_gap(objective, bound),
-        solve_time=elapsed, trajectory=trajectory, message=highs.modelStatusToString(status))
+        solve_time=elapsed, trajectory=trajectory,
+        message=f"HiGHS {highs.modelStatusToString(status)}: {message}")
 
 
 CBC_INCUMBENT = re.compile(
@@ -144,6 +213,7 @@ CBC_INCUMBENT = re.compile(
 CBC_BOUND = re.compile(r"^(?:Lower|Upper) bound:\s+(\S+)", re.MULTILINE)
 CBC_OBJECTIVE = re.compile(r"^Objective value:\s+(\S+)", re.MULTILINE)
 CBC_RESULT = re.compile(r"^Result - (.+)$", re.MULTILINE)
+CBC_PROVEN = "Optimal solution found"
 
 
 def _complete_start(model: AssemblyModel, start: np.ndarray, settings: SolverSettings) -> bool:
@@ -190,12 +260,16 @@ def _run_cbc(model: AssemblyModel, settings: SolverSettings, start: np.ndarray |
                              message=f"CBC: {verdict}, no paper found")
     objective = float(objective_match.group(1))
     bound_match = CBC_BOUND.search(log)
-    bound = float(bound_match.group(1)) if bound_match else objective
+    if bound_match:
+        bound: float | None = float(bound_match.group(1))
+    else:  # CBC prints no bound once it has proved optimality, only after a gap or time stop
+        bound = objective if verdict == CBC_PROVEN else None
+    status, stop = stop_status(objective, bound, settings.gap)
     return SolverOutcome(
-        "optimal" if verdict.startswith("Optimal") else "feasible", "cbc",
+        status, "cbc",
         selection=_selection(model, lambda v: v.varValue or 0.0), objective=objective, best_bound=bound,
         gap=relative_gap(objective, bound), solve_time=elapsed, trajectory=trajectory,
-        message=f"CBC: {verdict}")
+        message=f"CBC: {verdict}: {stop}")
 
 
 def run_solver(model: AssemblyModel, settings: SolverSettings,
