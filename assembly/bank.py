@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from assembly.columns import check_columns
 from assembly.errors import ItemTableError
 from assembly.spec import ITEM_TYPES, DifficultyBand, PaperSpec
 
@@ -29,10 +30,17 @@ OPTIONAL_DEFAULTS: dict[str, object] = {
     "p_value": np.nan,
     "difficulty": np.nan,
 }
+ITEM_TABLE_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_DEFAULTS)
+"""Every column the core reads from an item table; any other is ignored (``assembly.columns``)."""
 
 
 def normalise_items(items: pd.DataFrame) -> pd.DataFrame:
-    """Check required columns and fill optional ones, returning a fresh table indexed 0..n-1."""
+    """Check required columns and fill optional ones, returning a fresh table indexed 0..n-1.
+
+    A column that looks like a known one (``enemy_group``) is refused here, wherever the table comes
+    from; warning about the other unknown columns is left to the caller that shows the user.
+    """
+    check_columns(items.columns, ITEM_TABLE_COLUMNS)
     missing = [column for column in REQUIRED_COLUMNS if column not in items.columns]
     if missing:
         raise ItemTableError(
