@@ -32,6 +32,9 @@ MIN_TRUNCATION = 3
 """Shortest folded name that counts as a truncation of a longer known one (``set`` for ``set_id``;
 ``p`` is not taken for ``p_value``)."""
 
+ITEM_TABLE = "题目表"
+"""How messages name the assembly core's item table."""
+
 _SEPARATORS = re.compile(r"[\s_\-.]+")
 
 
@@ -70,7 +73,7 @@ class LookAlikeColumn(ItemTableError):
 
 
 def check_columns(header: Iterable[object], known: Iterable[str], *,
-                  table: str = "题目表") -> list[UnknownColumn]:
+                  table: str = ITEM_TABLE) -> list[UnknownColumn]:
     """The header's unknown columns, as warnings; raises ``LookAlikeColumn`` if any resembles a known one.
 
     ``table`` names the table in the messages (题目表, 作答记录, 导入文件 …).

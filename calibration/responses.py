@@ -22,6 +22,11 @@ from calibration.errors import ResponseLogError
 
 REQUIRED_COLUMNS = ("person_id", "item_id", "score")
 OPTIONAL_COLUMNS = ("paper_id", "option", "response_time", "group")
+KNOWN_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "response")
+"""The columns a response log may hold without a warning at the bank's edge: those read here or by
+``ctt``, and the raw ``response`` the bank logs beside each score (not read: scores are)."""
+RESPONSE_LOG = "作答记录"
+"""How messages name a response log."""
 SINGLE_GROUP = "all"
 _SHOWN = 5
 

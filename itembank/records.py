@@ -10,13 +10,17 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticError
 
+from itembank.columns import check_header
 from itembank.errors import ValidationError
 from itembank.models import ItemType
+
+if TYPE_CHECKING:
+    from assembly.columns import UnknownColumn
 
 ELEMENT_CODE = re.compile(r"^[A-Z](-[A-Z0-9]{1,3})*(-\d{3})?$")
 OPTION_LETTERS = "ABCDEFGH"
@@ -85,6 +89,13 @@ class ItemRecord(BaseModel):
         return self.model_dump(exclude={"external_id", "set_id", "stimulus", "enemy_groups"})
 
 
+EXPORT_ONLY_COLUMNS = ("status", "version")
+"""Columns an item export writes for its reader and an import ignores: a new item starts as a draft, version 1."""
+IMPORT_COLUMNS = (*ItemRecord.model_fields, *(f"option_{letter}" for letter in OPTION_LETTERS), *EXPORT_ONLY_COLUMNS)
+"""The columns of an item file (Excel/CSV) an import knows; any ``option_<letter>`` is read as an option too."""
+IMPORT_TABLE = "导入文件"
+
+
 @dataclass(frozen=True)
 class RowProblem:
     row: int
@@ -99,11 +110,29 @@ def _blank(value: Any) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value)) or (isinstance(value, str) and not value.strip())
 
 
+def _flat_option(column: str) -> bool:
+    return column.lower().startswith("option_")
+
+
+def known_columns(rows: Iterable[tuple[int, Mapping[str, Any]]]) -> tuple[list[tuple[int, dict[str, Any]]], list[UnknownColumn]]:
+    """The rows of an item file with only the columns an import reads, and a warning per column left out.
+
+    A column that looks like a known one (``enemy_group``) refuses the whole file, naming the column
+    and the one it resembles, before any row is validated: ignoring it would drop its content unseen.
+    """
+    rows = list(rows)
+    header = list(dict.fromkeys(str(k).strip() for _, row in rows for k in row if k is not None))
+    unknown = check_header([c for c in header if not _flat_option(c)], IMPORT_COLUMNS, table=IMPORT_TABLE)
+    dropped = {u.column for u in unknown} | set(EXPORT_ONLY_COLUMNS)
+    kept = [(number, {k: v for k, v in row.items() if k is None or str(k).strip() not in dropped}) for number, row in rows]
+    return kept, unknown
+
+
 def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Turn a flat row (Excel/CSV: option_A.. columns, ';'-separated enemies) into record fields."""
     row = {str(k).strip(): (None if _blank(v) else v) for k, v in raw.items() if k is not None}
     options = row.pop("options", None)
-    flat = {k[len("option_"):].upper(): row.pop(k) for k in list(row) if k.lower().startswith("option_")}
+    flat = {k[len("option_"):].upper(): row.pop(k) for k in list(row) if _flat_option(k)}
     if options is None and any(v is not None for v in flat.values()):
         options = {k: str(v) for k, v in flat.items() if v is not None}
     if isinstance(options, str):

@@ -19,6 +19,7 @@ from api.schemas.bank import (
     MAX_BATCH,
     ItemDetail,
     ItemEdit,
+    ItemImportPublic,
     ItemPublic,
     ItemsCreate,
     ItemVersionPublic,
@@ -113,17 +114,19 @@ def import_items(
     file: Annotated[UploadFile, File(description="a .csv (UTF-8) or .xlsx file with the columns `GET /items/export` writes")],
     blueprint_id: Annotated[int, Form(ge=1, le=ROW_ID_MAX, description="the blueprint the items are keyed to")],
     bank: BankDep, actor: Creator,
-) -> list[ItemPublic]:
+) -> ItemImportPublic:
     """Create a spreadsheet's items as drafts (version 1), every row or none: a bad file is refused
-    (422) naming each bad row and column. The file is parsed in memory before the transaction opens."""
+    (422) naming each bad row and column, or the column that looks like a known one (``enemy_group``:
+    ``field`` is the column, ``details`` the known column it resembles). A column the import does not
+    know is ignored and named in ``warnings``. The file is parsed in memory before the transaction opens."""
     name = file.filename or "the upload"
     rows = read_rows(file.file, name)
     if len(rows) > MAX_BATCH:
         raise ValidationError(f"{name} holds {len(rows)} rows; one upload creates at most {MAX_BATCH} items: split the file",
                               field="file")
     with bank.transaction() as session:
-        created = transfer.import_item_rows(session, actor, _blueprint(session, blueprint_id), rows, name, field="file")
-        return [ItemPublic.model_validate(i) for i in created]
+        imported = transfer.import_item_rows(session, actor, _blueprint(session, blueprint_id), rows, name, field="file")
+        return ItemImportPublic(items=[ItemPublic.model_validate(i) for i in imported.items], warnings=imported.warnings)
 
 
 router.add_api_route(

@@ -137,6 +137,14 @@ class ItemDetail(ItemPublic):
     content: ItemVersionPublic
 
 
+class ItemImportPublic(BaseModel):
+    """What an uploaded item file created, and one warning per column of it that the import ignored."""
+
+    items: list[ItemPublic]
+    warnings: list[str] = Field(description="one sentence per unknown column, e.g. 导入文件的列 note 未识别，已忽略; "
+                                            "a column that looks like a known one refuses the file instead (422)")
+
+
 class ReviewRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

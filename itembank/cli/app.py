@@ -2,21 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from itembank.columns import check_header
 from itembank.config import get_settings
 from itembank.db import make_engine, transaction, upgrade
 from itembank.services.actors import Actor
 from itembank.services.users import get_actor
+from itembank.tabular import read_frame
 
 app = typer.Typer(help="Secure item bank for vocational skill-level exams.", no_args_is_help=True, add_completion=False,
                   pretty_exceptions_enable=False)
@@ -58,3 +62,26 @@ def context(ctx: typer.Context) -> Context:
     obj = ctx.find_root().obj
     assert isinstance(obj, Context)
     return obj
+
+
+def warn(warnings: Iterable[object]) -> None:
+    """Each warning as one ``warning: …`` line on stderr, apart from the command's output."""
+    for warning in warnings:
+        typer.echo(f"warning: {warning}", err=True)
+
+
+def read_table(path: Path, known: Iterable[str], *, table: str, field: str, field_prefix: str = "") -> pd.DataFrame:
+    """A pure-mode input table (``tabular.read_frame``): each column it holds that nothing reads is a
+    warning, and one that looks like a known column is refused (exit 2) rather than ignored."""
+    frame = read_frame(path, field=field)
+    warn(check_header(frame.columns, known, table=table, field_prefix=field_prefix))
+    return frame
+
+
+def read_item_table(path: Path, *, field_prefix: str = "") -> pd.DataFrame:
+    """A pure-mode item table (``--items``), checked against the columns the assembly core reads."""
+    # imported here: the solver stack loads only for the commands that use it
+    from assembly.bank import ITEM_TABLE_COLUMNS
+    from assembly.columns import ITEM_TABLE
+
+    return read_table(path, ITEM_TABLE_COLUMNS, table=ITEM_TABLE, field="items", field_prefix=field_prefix)

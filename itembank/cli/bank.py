@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from itembank import audit
 from itembank.blueprint import load_document
-from itembank.cli.app import app, console, context
+from itembank.cli.app import app, console, context, warn
 from itembank.errors import IntegrityFailure, ValidationError
 from itembank.models import Role, User
 from itembank.services import blueprints, delivery, health, items, transfer, users, workflow
@@ -123,11 +123,14 @@ def items_import(ctx: typer.Context, path: Path, level: Level, occupation: Occup
     c = context(ctx)
     with c.session() as session:
         actor = c.actor(session)
+        warnings: list[str] = []
         if path.suffix.lower() == ".json":
             count = transfer.import_bank(session, actor, json.loads(path.read_text(encoding="utf-8")))
         else:
             bp = blueprints.find_blueprint(session, occupation, level, kind)
-            count = len(transfer.import_items_file(session, actor, bp, path))
+            imported = transfer.import_items_file(session, actor, bp, path)
+            count, warnings = len(imported.items), imported.warnings
+    warn(warnings)
     console.print(f"imported {count} items from {path.name}")
 
 

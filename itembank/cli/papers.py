@@ -9,9 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from itembank.cli.app import app, console, context
+from itembank.cli.app import app, console, context, read_item_table, read_table
 from itembank.errors import ValidationError
-from itembank.tabular import read_frame
 
 papers_app = typer.Typer(help="Papers drawn from the bank.", no_args_is_help=True)
 calibration_app = typer.Typer(help="Calibration runs in the bank.", no_args_is_help=True)
@@ -29,7 +28,7 @@ def assemble(ctx: typer.Context, spec: Path,
     from itembank.services import papers
 
     if items is not None:
-        result = papers.assemble_table(read_frame(items), papers.load_spec_document(spec))
+        result = papers.assemble_table(read_item_table(items), papers.load_spec_document(spec))
         console.print(result.summary())
         if out is not None:
             out.write_text(json.dumps(result.to_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
@@ -112,7 +111,9 @@ def calibrate(ctx: typer.Context, responses: Path,
               out: Annotated[Path | None, typer.Option(help="pure mode: write item estimates (.csv)")] = None,
               run: Annotated[str | None, typer.Option("--run", help="bank mode: store a calibration run with this name")] = None) -> None:
     """Calibrate items from a response log: pure mode (--out, no database) or bank mode (--run NAME)."""
-    log = read_frame(responses)
+    from calibration.responses import KNOWN_COLUMNS, RESPONSE_LOG
+
+    log = read_table(responses, KNOWN_COLUMNS, table=RESPONSE_LOG, field="path")
     if run is None:
         import calibration
 

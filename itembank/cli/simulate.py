@@ -16,7 +16,7 @@ import numpy as np
 import typer
 from tqdm.auto import tqdm
 
-from itembank.cli.app import app
+from itembank.cli.app import app, read_item_table
 from itembank.errors import ValidationError
 from itembank.tabular import read_frame
 
@@ -72,7 +72,7 @@ def simulate_loft(spec: Path, items: Items, out: Out, candidates: Candidates = N
     from itembank.simulation import simulate_loft as study
 
     n, given = _abilities(theta, candidates)
-    table = read_frame(items, field="items")
+    table = read_item_table(items, field_prefix="items.")
     with _progress("papers") as progress:
         report = study(table, spec, n, seed=seed, theta=given, progress=progress)
     _finish(report, out)
@@ -86,7 +86,7 @@ def simulate_cat(spec: Path, items: Items, out: Out, candidates: Candidates = No
     from itembank.simulation import simulate_cat as study
 
     n, given = _abilities(theta, candidates)
-    table = read_frame(items, field="items")
+    table = read_item_table(items, field_prefix="items.")
     with _progress("candidates") as progress:
         report = study(table, spec, n, seed=seed, theta=given, length=length, progress=progress)
     _finish(report, out)

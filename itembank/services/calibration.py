@@ -18,7 +18,9 @@ from sqlmodel import Session, col, select
 
 import calibration
 from calibration.ctt import item_analysis
+from calibration.responses import KNOWN_COLUMNS, RESPONSE_LOG
 from itembank import audit
+from itembank.columns import check_header
 from itembank.errors import Conflict, NotFound, ValidationError
 from itembank.hashing import content_hash
 from itembank.models import (
@@ -114,9 +116,12 @@ def run_calibration(
     ``model`` is one model for every objective item or a mapping item type → model (see ``item_models``).
     Items with operational parameters keep them (and their model) when ``fix_operational`` is set.
     ``config`` overrides the calibration core's defaults (priors, convergence) and is kept in the run's summary.
+    A log column that looks like a known one (``paperid``, ``groups``) is refused; other unknown columns
+    are ignored (the command line warns about them as it reads the file).
     """
     actor.require(*PSYCHOMETRICS, action="run calibrations")
     _refuse_taken_name(session, name)  # before the fit, to spare it
+    check_header(responses.columns, KNOWN_COLUMNS, table=RESPONSE_LOG)
     if "item_id" not in responses.columns:
         raise ValidationError("the response log has no 'item_id' column", field="item_id")
     responses = responses.assign(item_id=responses["item_id"].astype(str))

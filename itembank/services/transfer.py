@@ -10,7 +10,7 @@ import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session, SQLModel, col, select
 
@@ -32,38 +32,61 @@ from itembank.models import (
     Role,
     TrueParameter,
 )
-from itembank.records import OPTION_LETTERS, raise_for_problems, validate_rows
+from itembank.records import (
+    EXPORT_ONLY_COLUMNS,
+    OPTION_LETTERS,
+    known_columns,
+    raise_for_problems,
+    validate_rows,
+)
 from itembank.services.actors import Actor
 from itembank.services.items import create_items
 from itembank.tabular import TableFormat, read_rows, table_format, write_rows
+
+if TYPE_CHECKING:
+    from assembly.columns import UnknownColumn
 
 FORMAT = "itembank-bank/1"
 FLAT_COLUMNS = [
     "external_id", "type", "element", "points", "stem",
     *(f"option_{letter}" for letter in OPTION_LETTERS[:5]),
-    "key", "rubric", "difficulty", "set_id", "stimulus", "enemy_groups", "status", "version",
+    "key", "rubric", "difficulty", "set_id", "stimulus", "enemy_groups", *EXPORT_ONLY_COLUMNS,
 ]
 
 
-def import_items_file(session: Session, actor: Actor, blueprint: Blueprint, path: str | Path) -> list[Item]:
+@dataclass(frozen=True)
+class ItemImport:
+    """The items an item file created, and the columns it held that the import ignored."""
+
+    items: list[Item]
+    unknown_columns: list[UnknownColumn]
+
+    @property
+    def warnings(self) -> list[str]:
+        """One sentence per ignored column, for the user who sent the file."""
+        return [str(column) for column in self.unknown_columns]
+
+
+def import_items_file(session: Session, actor: Actor, blueprint: Blueprint, path: str | Path) -> ItemImport:
     """Import every row of a .csv/.xlsx file or none (the command line's import)."""
     return import_item_rows(session, actor, blueprint, read_rows(path), Path(path).name, field="path")
 
 
 def import_item_rows(session: Session, actor: Actor, blueprint: Blueprint, rows: Iterable[tuple[int, Mapping[str, Any]]],
-                     source: str, *, field: str) -> list[Item]:
+                     source: str, *, field: str) -> ItemImport:
     """Import every row of a table or none: the error lists each bad row and column.
 
     Takes rows already read (``tabular.read_rows``) so a caller can parse a file before it opens
-    the transaction; ``source`` and ``field`` name the file and the input that carried it.
+    the transaction; ``source`` and ``field`` name the file and the input that carried it. An
+    unknown column is ignored and named in the result's warnings; one that looks like a known
+    column (``enemy_group``) refuses the file, nothing stored.
     """
-    records, problems = validate_rows(
-        (n, {k: v for k, v in row.items() if k not in ("status", "version")}) for n, row in rows
-    )
+    known, unknown = known_columns(rows)
+    records, problems = validate_rows(known)
     raise_for_problems(problems)
     if not records:
         raise ValidationError(f"{source} holds no items", field=field)
-    return create_items(session, actor, blueprint, records)
+    return ItemImport(create_items(session, actor, blueprint, records), unknown)
 
 
 def item_rows(session: Session, statuses: list[str] | None = None) -> list[dict[str, Any]]:

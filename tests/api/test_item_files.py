@@ -76,9 +76,10 @@ def test_an_export_imports_back_as_new_items(table: str, client: TestClient, aut
 
     created = upload(client, auth("writer"), blueprint_id, f"items.{table}", renamed(download.content, table))
     assert created.status_code == 201, created.text
-    new_ids = [i["external_id"] for i in created.json()]
+    assert created.json()["warnings"] == []  # the bank's own export holds no column the import ignores
+    new_ids = [i["external_id"] for i in created.json()["items"]]
     assert new_ids == [i.replace("T-", "N-") for i in ids]
-    assert {(i["status"], i["current_version"]) for i in created.json()} == {("draft", 1)}
+    assert {(i["status"], i["current_version"]) for i in created.json()["items"]} == {("draft", 1)}
     for old, new in zip(ids, new_ids, strict=True):
         original = client.get(f"/items/{old}", headers=auth("manager")).json()["content"]
         copy = client.get(f"/items/{new}", headers=auth("manager")).json()["content"]
@@ -103,6 +104,39 @@ def test_bad_rows_refuse_the_whole_file_naming_row_and_column(client: TestClient
     assert response.status_code == 422
     assert [(d["row"], d["column"]) for d in response.json()["details"]] == [(11, "element")]
     assert total(client, auth) == 0
+
+
+def csv_bytes(rows: list[dict[str, Any]]) -> bytes:
+    """Rows as CSV under their own keys (``table_bytes`` writes the export's columns only)."""
+    text = io.StringIO()
+    writer = csv.DictWriter(text, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return text.getvalue().encode("utf-8")
+
+
+def test_a_misspelt_enemy_column_refuses_the_file_naming_it(client: TestClient, auth: Auth) -> None:
+    """``enemy_group`` used to be dropped with its enemies; now nothing is stored and the column is named."""
+    blueprint_id = import_blueprint(client, auth)
+    rows = [{**item_row(n), "enemy_group": "E-1"} for n in range(1, 4)]
+    for row in rows:
+        del row["enemy_groups"]
+    response = upload(client, auth("writer"), blueprint_id, "enemies.csv", csv_bytes(rows))
+    assert response.status_code == 422, response.text
+    body = response.json()
+    assert body["code"] == "validation_error" and body["field"] == "enemy_group"
+    assert body["details"] == [{"column": "enemy_group", "suggestion": "enemy_groups"}]
+    assert "列 enemy_group 未识别，是否应为 enemy_groups？" in body["message"]
+    assert total(client, auth) == 0
+
+
+def test_an_unknown_column_is_ignored_and_named_in_the_warnings(client: TestClient, auth: Auth) -> None:
+    blueprint_id = import_blueprint(client, auth)
+    rows = [{**item_row(n, ELEMENTS[n % len(ELEMENTS)]), "note": "待复核"} for n in range(1, 4)]
+    response = upload(client, auth("writer"), blueprint_id, "noted.csv", csv_bytes(rows))
+    assert response.status_code == 201, response.text
+    assert response.json()["warnings"] == ["导入文件的列 note 未识别，已忽略"]
+    assert len(response.json()["items"]) == 3 and total(client, auth) == 3
 
 
 def test_a_file_that_is_not_an_item_table_is_refused(client: TestClient, auth: Auth) -> None:

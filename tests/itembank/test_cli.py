@@ -47,6 +47,33 @@ def test_cli_session(tmp_path: Path) -> None:
     assert "Traceback" not in missing.stderr
 
 
+def test_items_import_refuses_a_misspelt_column_and_warns_about_an_unknown_one(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from itembank.tabular import write_rows
+    from tests.conftest import item_row
+
+    url = f"sqlite:///{tmp_path}/bank.db"
+    blueprint = tmp_path / "bp.yaml"
+    blueprint.write_text(yaml.safe_dump(small_blueprint_document(), allow_unicode=True), encoding="utf-8")
+    for args in (["init"], ["blueprint", "import", str(blueprint)]):
+        assert cli(monkeypatch, capsys, "--db", url, *args)[0] == 0, args
+    rows = [item_row(n, enemy_groups="E-1" if n < 3 else "") for n in range(1, 6)]
+    columns = [*rows[0], "note"]
+    write_rows(tmp_path / "misspelt.csv", [c.removesuffix("s") if c == "enemy_groups" else c for c in columns],
+               [{**row, "enemy_group": row["enemy_groups"]} for row in rows])
+    write_rows(tmp_path / "noted.csv", columns, [{**row, "note": "待复核"} for row in rows])
+
+    code, out, err = cli(monkeypatch, capsys, "--db", url, "items", "import", str(tmp_path / "misspelt.csv"), "--level", "3")
+    assert code == 2 and out == ""
+    assert err.startswith("error [enemy_group]: 导入文件的列 enemy_group 未识别，是否应为 enemy_groups？")
+    assert err.count("\n") == 1
+
+    code, out, err = cli(monkeypatch, capsys, "--db", url, "items", "import", str(tmp_path / "noted.csv"), "--level", "3")
+    assert code == 0, err
+    assert err == "warning: 导入文件的列 note 未识别，已忽略\n"
+    assert "imported 5 items from noted.csv" in out  # the same ids: the refused file stored nothing
+
+
 def test_signing_keys_rotate_only_for_admins_and_are_listed(tmp_path: Path) -> None:
     run(tmp_path, "init")
     run(tmp_path, "users", "add", "lin", "--role", "bank_manager")

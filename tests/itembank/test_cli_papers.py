@@ -29,6 +29,7 @@ def test_assemble_pure_mode_writes_verified_papers(tmp_path: Path) -> None:
     (tmp_path / "spec.json").write_text(json.dumps(spec, ensure_ascii=False), encoding="utf-8")
     done = run(tmp_path, "assemble", "spec.json", "--items", "items.csv", "--out", "result.json")
     assert done.returncode == 0, done.stderr
+    assert "warning:" not in done.stderr  # the sample bank's table holds only columns the core reads
     result = json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))
     assert [f["role"] for f in result["forms"]] == ["main", "main", "backup"]
     assert all(row["ok"] for row in result["attainment"])
@@ -63,6 +64,51 @@ def test_pure_mode_on_a_spec_the_table_cannot_meet_prints_the_diagnosis_and_exit
     assert err.startswith("error [spec]: the spec cannot be met: ") and sentence in err and err.count("\n") == 1
     assert f"- {sentence}" in out and "status: infeasible" in out
     assert json.loads((tmp_path / "result.json").read_text(encoding="utf-8"))["status"] == "infeasible"
+
+
+def test_pure_mode_refuses_a_misspelt_enemy_column_in_one_line(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """``enemy_group`` was ignored, and with it every enemy pair: now the command stops and names it."""
+    synthetic_bank(60, rng=3).rename(columns={"enemy_groups": "enemy_group"}).to_csv(tmp_path / "items.csv", index=False)
+    (tmp_path / "spec.json").write_text(json.dumps(small_spec()), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(monkeypatch, capsys, "assemble", "spec.json", "--items", "items.csv", "--out", "result.json")
+    assert code == 2, err
+    assert err.startswith("error [enemy_group]: 题目表的列 enemy_group 未识别，是否应为 enemy_groups？")
+    assert err.count("\n") == 1 and out == ""
+    assert not (tmp_path / "result.json").exists()
+
+
+def test_pure_mode_warns_about_an_unknown_column_and_goes_on(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    bank = synthetic_bank(400, rng=7)
+    element = bank["element"].value_counts().index[-1]
+    bank.assign(note="待复核").to_csv(tmp_path / "items.csv", index=False)
+    supply = int((bank["element"] == element).sum())  # an infeasible spec: the diagnosis is quick
+    spec = small_spec(blueprint=[{"node": element, "min_count": supply}], forms={"main": 3, "backup": 0})
+    (tmp_path / "spec.json").write_text(json.dumps(spec), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    code, out, err = cli(monkeypatch, capsys, "assemble", "spec.json", "--items", "items.csv")
+    lines = err.splitlines()
+    assert lines[0] == "warning: 题目表的列 note 未识别，已忽略"
+    assert code == 6 and lines[1].startswith("error [spec]: ") and len(lines) == 2
+    assert "status: infeasible" in out
+
+
+def test_calibrate_warns_about_unknown_log_columns_and_refuses_look_alikes(tmp_path: Path) -> None:
+    rng = np.random.default_rng(2)
+    scores = simulate_dichotomous(rng.normal(0, 1, 300), np.ones(5), np.zeros(5), 0.0, rng)
+    log = to_long(scores, [f"p{i}" for i in range(300)], [f"i{j}" for j in range(5)])
+    log.assign(note="x", response="B").to_csv(tmp_path / "log.csv", index=False)
+    done = run(tmp_path, "calibrate", "log.csv", "--model", "1PL", "--out", "items.csv")
+    assert done.returncode == 0, done.stderr
+    assert "warning: 作答记录的列 note 未识别，已忽略" in done.stderr.splitlines()
+    assert "response" not in done.stderr  # the raw answer the bank logs beside the score is known
+    log.rename(columns={"score": "scores"}).assign(paperid="P1").to_csv(tmp_path / "bad.csv", index=False)
+    bad = run(tmp_path, "calibrate", "bad.csv", "--model", "1PL", "--out", "items.csv")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("error [scores]: 作答记录的列 scores 未识别，是否应为 score？")
+    assert "列 paperid 未识别，是否应为 paper_id？" in bad.stderr
 
 
 def test_bank_mode_on_a_bank_too_small_for_the_spec_prints_the_diagnosis_and_exits_6(

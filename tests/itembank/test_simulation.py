@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from assembly.bank import ITEM_TABLE_COLUMNS
+from assembly.columns import check_columns
 from assembly.synthetic import synthetic_bank
 from itembank.errors import ValidationError
 from itembank.simulation import SimulationReport, simulate_cat, simulate_loft, write_report
@@ -97,6 +99,7 @@ def test_simulate_commands(bank: pd.DataFrame, tmp_path: Path) -> None:
     done = run(tmp_path, "simulate", "loft", "spec.json", "--items", "bank.csv", "--candidates", "12",
                "--seed", "2", "--out", "loft")
     assert done.returncode == 0, done.stderr
+    assert "warning:" not in done.stderr
     assert "θ recovery" in done.stdout and "report.html" in done.stdout
     assert set(json.loads((tmp_path / "loft" / "report.json").read_text(encoding="utf-8"))) >= JSON_KEYS
     pd.DataFrame({"theta": [-1.0, 0.0, 1.0]}).to_csv(tmp_path / "theta.csv", index=False)
@@ -112,9 +115,12 @@ def test_simulate_commands(bank: pd.DataFrame, tmp_path: Path) -> None:
     (("loft", "spec.json", "--items", "bank.csv", "--theta", "bad.csv", "--out", "o"), "theta"),
     (("cat", "spec.json", "--items", "bank.csv", "--candidates", "5", "--length", "500", "--out", "o"), "length"),
     (("loft", "nospec.json", "--items", "bank.csv", "--candidates", "5", "--out", "o"), "spec"),
+    (("loft", "spec.json", "--items", "misspelt.csv", "--candidates", "5", "--out", "o"), "items.enemy_group"),
+    (("cat", "spec.json", "--items", "misspelt.csv", "--candidates", "5", "--out", "o"), "items.enemy_group"),
 ])
 def test_simulate_refuses_bad_input(bank: pd.DataFrame, tmp_path: Path, args: tuple[str, ...], field: str) -> None:
     bank.to_csv(tmp_path / "bank.csv", index=False)
+    bank.rename(columns={"enemy_groups": "enemy_group"}).to_csv(tmp_path / "misspelt.csv", index=False)
     (tmp_path / "spec.json").write_text(json.dumps(small_spec()), encoding="utf-8")
     pd.DataFrame({"ability": [0.0]}).to_csv(tmp_path / "bad.csv", index=False)
     done = run(tmp_path, "simulate", *args)
@@ -136,5 +142,6 @@ def test_sample_bank_writes_a_pure_mode_item_table(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     table = pd.read_csv(tmp_path / "bank.csv")
     assert len(table) == 600 and {"item_id", "type", "points", "element", "a", "b", "c"} <= set(table.columns)
+    assert check_columns(table.columns, ITEM_TABLE_COLUMNS) == []  # read back without a warning
     assert table.loc[table["type"] == "single_choice", "c"].notna().all()
     assert not (tmp_path / "cli.db").exists()

@@ -55,7 +55,7 @@ def test_3000_item_excel_import_is_fast_and_complete(engine: Engine, staff: dict
     with transaction(engine) as session:
         stored = transfer.import_items_file(session, staff["writer"], bp, path)
     elapsed = time.perf_counter() - started
-    assert len(stored) == 3000
+    assert len(stored.items) == 3000 and stored.warnings == []
     assert elapsed < 10.0, f"3,000-item Excel import took {elapsed:.1f} s (limit 10 s)"
     assert _counts(engine)[:2] == (3000, 3000)
 
@@ -79,6 +79,50 @@ def test_three_bad_rows_store_nothing_and_are_all_named(engine: Engine, staff: d
     with pytest.raises(ValidationError, match=r"row 102, column 'element': 'Q-Q-999' is not an element"), transaction(engine) as session:
         transfer.import_items_file(session, staff["writer"], bp, path)
     assert _counts(engine) == before
+
+
+def test_a_misspelt_enemy_column_refuses_the_file_and_stores_nothing(engine: Engine, staff: dict[str, Actor],
+                                                                     tmp_path) -> None:
+    """``enemy_group`` used to be accepted with every enemy pair dropped."""
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "enemies.csv"
+    columns = [("enemy_group" if c == "enemy_groups" else c) for c in transfer.FLAT_COLUMNS]
+    write_rows(path, columns, [{**row, "enemy_group": row["enemy_groups"]} for row in _rows(120)])
+    before = _counts(engine)
+    with pytest.raises(ValidationError) as caught, transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+    assert caught.value.field == "enemy_group"
+    assert caught.value.details == [{"column": "enemy_group", "suggestion": "enemy_groups"}]
+    assert str(caught.value).startswith("导入文件的列 enemy_group 未识别，是否应为 enemy_groups？")
+    assert _counts(engine) == before
+
+
+def test_an_unknown_column_is_ignored_with_a_warning(engine: Engine, staff: dict[str, Actor], tmp_path) -> None:
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "noted.xlsx"
+    write_rows(path, [*transfer.FLAT_COLUMNS, "备注", "note"], [{**row, "备注": "待复核", "note": "x"} for row in _rows(30)])
+    with transaction(engine) as session:
+        imported = transfer.import_items_file(session, staff["writer"], bp, path)
+    assert len(imported.items) == 30
+    assert imported.warnings == ["导入文件的列 备注 未识别，已忽略", "导入文件的列 note 未识别，已忽略"]
+    assert _counts(engine)[:2] == (30, 30)
+
+
+@pytest.mark.parametrize("table", ["csv", "xlsx"])
+def test_an_export_reads_back_without_a_warning(engine: Engine, staff: dict[str, Actor], tmp_path, table: str) -> None:
+    from itembank.records import known_columns
+    from itembank.tabular import read_rows
+
+    bp = _blueprint(engine, staff)
+    path = tmp_path / "in.csv"
+    write_rows(path, transfer.FLAT_COLUMNS, _rows(40))
+    out = tmp_path / f"out.{table}"
+    with transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+        transfer.export_file(session, staff["writer"], out).save(out)
+    rows, unknown = known_columns(read_rows(out))
+    assert unknown == [] and len(rows) == 40
+    assert {"status", "version"}.isdisjoint(rows[0][1])  # the export's bookkeeping is not imported
 
 
 def test_all_three_bad_rows_named_in_one_error(tmp_path) -> None:
