@@ -72,6 +72,10 @@ def test_bad_logs_and_wrong_roles_store_nothing(engine: Engine, staff: dict[str,
         service.run_calibration(session, staff["psychometrician"], "x", log.assign(item_id="NOPE"), "2PL")
     with pytest.raises(Forbidden), transaction(engine) as session:
         service.run_calibration(session, staff["manager"], "x", log, "2PL")
+    with pytest.raises(ValidationError, match="作答记录的列 groups 未识别，是否应为 group？") as caught, \
+            transaction(engine) as session:  # the groups would be ignored: one group fitted instead of two
+        service.run_calibration(session, staff["psychometrician"], "x", log.assign(groups="A"), "2PL")
+    assert caught.value.field == "groups"
     with transaction(engine) as session:
         from sqlmodel import select
 
