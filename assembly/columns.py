@@ -9,7 +9,8 @@ warning the caller shows (it is ignored, as before).
 "Looks like" is one rule for every table, not a list of known typos: after folding case, spaces,
 hyphens, dots and underscores (``Enemy Groups`` → ``enemygroups``), the unknown name equals a known
 one up to a plural ``s`` (``enemy_group``, ``setid``, ``A``), is a truncation of one (``set``,
-``item``, ``last_use``), or is close to one by difflib's ratio (``pionts``, ``dificulty``).
+``item``, ``last_use``), or is a typo of one: close by difflib's ratio and about as long (``pionts``,
+``dificulty``; not ``exposure_rate``, a known name with a qualifier).
 
 Each table's known columns live next to the code that reads it (``assembly.bank.ITEM_TABLE_COLUMNS``,
 ``calibration.responses.KNOWN_COLUMNS``, ``itembank.records.IMPORT_COLUMNS``), so the list cannot
@@ -28,6 +29,9 @@ from assembly.errors import ItemTableError
 CLOSE_RATIO = 0.8
 """difflib ratio from which two folded names count as one name mistyped (``pionts``/``points`` is 0.83,
 ``notes``/``points`` 0.55)."""
+MAX_TYPO_LENGTH_CHANGE = 2
+"""A typo changes a character or two; a name longer by more is a known name with a qualifier
+(``exposure_rate``, ``points_max``), another quantity, so a warning rather than a refusal."""
 MIN_TRUNCATION = 3
 """Shortest folded name that counts as a truncation of a longer known one (``set`` for ``set_id``;
 ``p`` is not taken for ``p_value``)."""
@@ -106,7 +110,8 @@ def resembled(column: str, known: Sequence[str]) -> str | None:
         target = _fold(candidate)
         same = _singular(folded) == _singular(target)
         ratio = SequenceMatcher(None, folded, target).ratio()
-        alike = same or (len(folded) >= MIN_TRUNCATION and target.startswith(folded)) or ratio >= CLOSE_RATIO
+        typo = ratio >= CLOSE_RATIO and abs(len(folded) - len(target)) <= MAX_TYPO_LENGTH_CHANGE
+        alike = same or typo or (len(folded) >= MIN_TRUNCATION and target.startswith(folded))
         if alike and (best is None or (same, ratio) > best[:2]):
             best = (same, ratio, candidate)
     return None if best is None else best[2]

@@ -33,6 +33,8 @@ from tests.assembly.conftest import small_spec
     ("pvalue", "p_value"),
     ("P-Value", "p_value"),
     ("last_use", "last_used"),
+    ("last_used_at", "last_used"),
+    ("importence", "importance"),
     ("exposures", "exposure"),
     ("elements", "element"),
     ("item", "item_id"),
@@ -64,7 +66,8 @@ def test_every_look_alike_is_named_at_once() -> None:
 
 
 @pytest.mark.parametrize("column", ["note", "notes", "备注", "comment", "remark", "source", "version", "se_a",
-                                    "theta", "model", "author", "difficulty_rating", "b2", "p"])
+                                    "theta", "model", "author", "difficulty_rating", "b2", "p",
+                                    "exposure_rate", "points_max", "element_name", "set_id_old"])
 def test_a_column_unlike_any_known_one_is_a_warning(column: str) -> None:
     warnings = check_columns([*ITEM_TABLE_COLUMNS, column], ITEM_TABLE_COLUMNS, table="测试表")
     assert warnings == [UnknownColumn(column, "测试表")]
