@@ -5,6 +5,7 @@ Tree (each co-inherits a built-in so callers can catch either)::
     AssemblyError
     ├── SpecError(ValueError)            the paper spec is malformed; ``field`` names the path
     ├── ItemTableError(ValueError)       the item table lacks a column or holds bad values
+    │   └── LookAlikeColumn              a column looks like a known one (``assembly.columns``)
     ├── InfeasibleSpec(ValueError)       the bank cannot meet the spec; ``constraints`` names why
     └── RejectedSolution(RuntimeError)   a solver answer failed independent verification
 """
