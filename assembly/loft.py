@@ -73,7 +73,7 @@ def _as_if_fixed(spec: PaperSpec, papers: int, cap: int) -> PaperSpec:
         "exposure": spec.exposure.model_copy(update={"max_item_uses": cap})})
 
 
-def _calibrated_pool(items: pd.DataFrame, spec: PaperSpec) -> Pool:
+def calibrated_pool(items: pd.DataFrame, spec: PaperSpec) -> Pool:
     """The eligible pool less items without a and b (no TCC), with their item sets."""
     pool = eligible_pool(items, spec)
     table = pool.table
@@ -111,7 +111,7 @@ def assemble_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
     names = candidate_names(candidates)
     seed = spec.solver.seed if seed is None else seed
     cap = max(1, math.floor(spec.loft.max_exposure * len(names)))
-    pool = _calibrated_pool(items, spec)
+    pool = calibrated_pool(items, spec)
     findings = precheck(pool, _as_if_fixed(spec, len(names), cap))
     if findings:
         return LoftResult(status="infeasible", diagnosis=[f.sentence for f in findings],
