@@ -3,9 +3,9 @@ score-equivalent to the reference paper.
 
 One single-paper model is built once (the spec's content families plus TCC band rows at the
 pass-mark θ and its offsets) and handed to HiGHS once; each further paper only changes that
-model in place: the objective prices each item by how many papers already hold it (plus a
-seeded jitter, so papers differ), and items at the exposure cap floor(r_max·N) get an upper
-bound of 0. Pricing by use keeps exposure flat, and flat exposure is what keeps the mean pairwise
+model in place (:class:`assembly.loft_solver.PaperSolver`): the objective prices each item by how
+many papers already hold it (plus a seeded jitter, so papers differ), and items at the exposure
+cap floor(r_max·N) get an upper bound of 0. Pricing by use keeps exposure flat, and flat exposure is what keeps the mean pairwise
 overlap low (Σ C(uses, 2) / C(N, 2) / length); both are checked again by :func:`verify_loft`.
 
 The spec's ``forms``, ``overlap`` and ``information`` blocks are for fixed papers and do not
@@ -29,10 +29,10 @@ from assembly.diagnose import deletion_filter, describe, precheck
 from assembly.equivalence import Reference, percent_curves, reference_from, reference_paper
 from assembly.errors import RejectedSolution, SpecError
 from assembly.loft_result import LoftResult
+from assembly.loft_solver import PaperSolver
 from assembly.model import AssemblyModel
 from assembly.objective import theta_label
 from assembly.result import Form
-from assembly.solve import HIGHS_FEASIBLE_SOLUTION, solve_highs
 from assembly.spec import PaperSpec, load_spec
 from assembly.verify_loft import loft_figures, verify_loft
 
@@ -73,7 +73,7 @@ def _as_if_fixed(spec: PaperSpec, papers: int, cap: int) -> PaperSpec:
         "exposure": spec.exposure.model_copy(update={"max_item_uses": cap})})
 
 
-def _calibrated_pool(items: pd.DataFrame, spec: PaperSpec) -> Pool:
+def calibrated_pool(items: pd.DataFrame, spec: PaperSpec) -> Pool:
     """The eligible pool less items without a and b (no TCC), with their item sets."""
     pool = eligible_pool(items, spec)
     table = pool.table
@@ -111,7 +111,7 @@ def assemble_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
     names = candidate_names(candidates)
     seed = spec.solver.seed if seed is None else seed
     cap = max(1, math.floor(spec.loft.max_exposure * len(names)))
-    pool = _calibrated_pool(items, spec)
+    pool = calibrated_pool(items, spec)
     findings = precheck(pool, _as_if_fixed(spec, len(names), cap))
     if findings:
         return LoftResult(status="infeasible", diagnosis=[f.sentence for f in findings],
@@ -130,23 +130,13 @@ def assemble_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
     selection = np.zeros((len(names), len(pool.table)), dtype=bool)
     seen: set[bytes] = set()
     seconds: list[float] = []
-    highs = None
-    columns = np.empty(0, dtype=np.int32)
+    solver = PaperSolver(model, settings)
     for p, name in enumerate(names):
         started = time.perf_counter()
         for _attempt in range(RETRIES + 1):
-            cost = uses + rng.random(len(uses))
-            if highs is None:
-                model.problem.setObjective(model.total(0, cost, np.ones(len(cost), dtype=bool)))
-                highs, _, _ = solve_highs(model.problem, settings)
-                columns = np.array([v.index for v in model.x[0]], dtype=np.int32)
-            else:
-                highs.changeColsCost(len(columns), columns, cost)
-                highs.run()
-            if highs.getInfo().primal_solution_status != HIGHS_FEASIBLE_SOLUTION:
-                continue
-            chosen = np.asarray(highs.getSolution().col_value)[columns] > 0.5
-            if chosen.tobytes() not in seen:
+            solver.price(uses + rng.random(len(uses)))
+            chosen = solver.solve()
+            if chosen is not None and chosen.tobytes() not in seen:
                 break
         else:
             figures = {"seed": seed, "reference": anchor, "paper_seconds": seconds}
@@ -160,10 +150,7 @@ def assemble_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
         seen.add(chosen.tobytes())
         selection[p] = chosen
         uses += chosen
-        capped = np.flatnonzero(chosen & (uses >= cap)).astype(np.int32)
-        if len(capped):
-            highs.changeColsBounds(len(capped), columns[capped], np.zeros(len(capped)),
-                                   np.zeros(len(capped)))
+        solver.close(np.flatnonzero(chosen & (uses >= cap)))
         seconds.append(time.perf_counter() - started)
         if progress is not None:
             progress(p + 1, len(names))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from assembly import assemble_loft, load_spec
+from assembly import assemble_loft, load_spec, loft_solver
 from assembly.synthetic import synthetic_bank
 
 SPEC = {
@@ -64,3 +64,13 @@ def test_short_bank_named_before_solving() -> None:
     result = assemble_loft(bank, SPEC, 40, seed=0)
     assert result.status == "infeasible" and not result.forms
     assert any("short by" in sentence for sentence in result.diagnosis)
+
+
+def test_full_model_takes_over_when_the_short_list_yields_no_paper(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """No time for the short list: every paper after the first comes from the full model (its
+    item bounds restored), and the papers still meet every rule."""
+    monkeypatch.setattr(loft_solver, "SHORTLIST_SECONDS", 0.0)
+    result = assemble_loft(synthetic_bank(600, rng=3), SPEC, 4, seed=2)
+    assert result.ok and len(result.forms) == 4
+    assert result.attainment["ok"].all()
