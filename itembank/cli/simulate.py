@@ -16,7 +16,8 @@ import numpy as np
 import typer
 from tqdm.auto import tqdm
 
-from itembank.cli.app import app, read_item_table
+from itembank.cli.app import app, read_item_table, warn
+from itembank.columns import check_header
 from itembank.errors import ValidationError
 from itembank.tabular import read_frame
 
@@ -32,6 +33,9 @@ Candidates = Annotated[int | None, typer.Option("--candidates", help="simulated 
 Seed = Annotated[int, typer.Option(help="seed of the whole study (same seed, same report)")]
 Out = Annotated[Path, typer.Option("--out", help="directory for report.json, figure.png, report.html, simulees.csv")]
 Theta = Annotated[Path | None, typer.Option("--theta", help="true abilities (.csv with a theta column) instead of N(0, 1)")]
+THETA_COLUMNS = ("theta",)
+"""The one column a ``--theta`` file is read for; any other is named in a warning."""
+THETA_FILE = "能力值文件"
 
 
 def _abilities(theta: Path | None, candidates: int | None) -> tuple[int, np.ndarray | None]:
@@ -41,8 +45,10 @@ def _abilities(theta: Path | None, candidates: int | None) -> tuple[int, np.ndar
             raise ValidationError("give --candidates N or a --theta file", field="candidates")
         return candidates, None
     table = read_frame(theta, field="theta")
+    unknown = check_header(table.columns, THETA_COLUMNS, table=THETA_FILE, field_prefix="theta.")
     if "theta" not in table.columns:
         raise ValidationError(f"{theta.name} has no 'theta' column", field="theta")
+    warn(unknown)
     return (len(table) if candidates is None else candidates), table["theta"].to_numpy(dtype=float)
 
 

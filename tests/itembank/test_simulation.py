@@ -102,10 +102,11 @@ def test_simulate_commands(bank: pd.DataFrame, tmp_path: Path) -> None:
     assert "warning:" not in done.stderr
     assert "θ recovery" in done.stdout and "report.html" in done.stdout
     assert set(json.loads((tmp_path / "loft" / "report.json").read_text(encoding="utf-8"))) >= JSON_KEYS
-    pd.DataFrame({"theta": [-1.0, 0.0, 1.0]}).to_csv(tmp_path / "theta.csv", index=False)
+    pd.DataFrame({"theta": [-1.0, 0.0, 1.0], "person_id": ["a", "b", "c"]}).to_csv(tmp_path / "theta.csv", index=False)
     done = run(tmp_path, "simulate", "cat", "spec.json", "--items", "bank.csv", "--theta", "theta.csv",
                "--length", "10", "--seed", "2", "--out", "cat")
     assert done.returncode == 0, done.stderr
+    assert "warning: 能力值文件的列 person_id 未识别，已忽略" in done.stderr.splitlines()
     assert pd.read_csv(tmp_path / "cat" / "simulees.csv")["true_theta"].tolist() == [-1.0, 0.0, 1.0]
 
 
@@ -113,6 +114,7 @@ def test_simulate_commands(bank: pd.DataFrame, tmp_path: Path) -> None:
     (("loft", "spec.json", "--items", "missing.csv", "--candidates", "5", "--out", "o"), "items"),
     (("loft", "spec.json", "--items", "bank.csv", "--candidates", "0", "--out", "o"), "candidates"),
     (("loft", "spec.json", "--items", "bank.csv", "--theta", "bad.csv", "--out", "o"), "theta"),
+    (("loft", "spec.json", "--items", "bank.csv", "--theta", "thetas.csv", "--out", "o"), "theta.Thetas"),
     (("cat", "spec.json", "--items", "bank.csv", "--candidates", "5", "--length", "500", "--out", "o"), "length"),
     (("loft", "nospec.json", "--items", "bank.csv", "--candidates", "5", "--out", "o"), "spec"),
     (("loft", "spec.json", "--items", "misspelt.csv", "--candidates", "5", "--out", "o"), "items.enemy_group"),
@@ -123,6 +125,7 @@ def test_simulate_refuses_bad_input(bank: pd.DataFrame, tmp_path: Path, args: tu
     bank.rename(columns={"enemy_groups": "enemy_group"}).to_csv(tmp_path / "misspelt.csv", index=False)
     (tmp_path / "spec.json").write_text(json.dumps(small_spec()), encoding="utf-8")
     pd.DataFrame({"ability": [0.0]}).to_csv(tmp_path / "bad.csv", index=False)
+    pd.DataFrame({"Thetas": [0.0]}).to_csv(tmp_path / "thetas.csv", index=False)
     done = run(tmp_path, "simulate", *args)
     assert done.returncode == 2, done.stderr
     assert f"[{field}]" in done.stderr and len(done.stderr.strip().splitlines()) == 1
