@@ -172,8 +172,33 @@ def _read(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     if path.suffix.lower() in {".parquet", ".pq"}:
         return pd.read_parquet(path)
     if path.suffix.lower() in {".csv", ".txt"}:
-        return pd.read_csv(path, dtype={"person_id": str, "item_id": str, "group": str, "paper_id": str})
+        return _read_csv(path)
     raise ResponseLogError(f"cannot read '{path.name}': expected a .csv or .parquet file", field="source")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV log, refusing a layout pandas would read wrong without a word: a header naming a column
+    twice (read as ``x.1``), data under a blank header (``Unnamed: 3``) or past the header's end
+    (a stray comma, which would otherwise shift every column one place)."""
+    names = [str(n).strip() for n in pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]]
+    repeated = [n for i, n in enumerate(names) if n and n in names[:i]]
+    if repeated:
+        raise ResponseLogError(f"作答记录的表头中列名 {repeated[0]} 出现了不止一次：无法确定该读哪一列，请删去重复的列或改名",
+                               field=repeated[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(path, dtype={"person_id": str, "item_id": str, "group": str, "paper_id": str},
+                                index_col=False)
+        except pd.errors.ParserWarning as exc:
+            raise ResponseLogError(f"作答记录 {path.name} 有的行单元格多于表头：多出的内容没有列名，按原样会丢失"
+                                   "（请检查这些行是否多了逗号）", field="source") from exc
+    for position, column in enumerate(names):
+        held = _rows(frame.iloc[:, position].notna()) if not column else []
+        if held:
+            raise ResponseLogError(f"作答记录的第 {position + 1} 列没有列名，但在第 {held[0] + 2} 行有内容："
+                                   "没有列名的内容按原样会丢失，请补上列名或删去该列", field="source", rows=held)
+    return frame.set_axis(names, axis=1).drop(columns="", errors="ignore")
 
 
 def _check_header(frame: pd.DataFrame) -> tuple[str, ...]:
