@@ -137,12 +137,14 @@ def check_document(document: Any) -> list[UnknownColumn]:
         return []  # parse_blueprint says what is wrong with it
     unknown = check_header(document, DOCUMENT_KEYS, table=BLUEPRINT_TABLE)
     node_keys: dict[str, None] = {}
-    stack = list(document.get("nodes") or []) if isinstance(document.get("nodes"), list) else []
+    stack = [document.get("nodes")]
     while stack:
         node = stack.pop()
-        if isinstance(node, dict):
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
             node_keys.update(dict.fromkeys(str(key) for key in node))
-            stack.extend(node.get("children") or [] if isinstance(node.get("children"), list) else [])
+            stack.append(node.get("children"))
     return unknown + check_header(node_keys, NODE_KEYS, table=BLUEPRINT_TABLE, field_prefix="nodes.")
 
 
