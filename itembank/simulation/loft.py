@@ -21,7 +21,7 @@ import assembly
 from assembly.bank import eligible_pool, item_scores, normalise_items
 from assembly.spec import PaperSpec
 from itembank.simulation.candidates import answer_and_score, incidence, simulee_rng, true_abilities
-from itembank.simulation.errors import core_errors, refuse_infeasible
+from itembank.simulation.errors import core_errors, feasible_reference, refuse_infeasible
 from itembank.simulation.metrics import (
     classification,
     exposure_summary,
@@ -45,15 +45,16 @@ def simulate_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
         truth = true_abilities(candidates, rng, theta)
         result = assembly.assemble_loft(items, spec, candidates, seed=seed, progress=progress)
     refuse_infeasible(result.ok, result.status, result.diagnosis, "LOFT papers")
+    reference = feasible_reference(result.reference)
     with core_errors():
         bank = normalise_items(items)
         pool_ids = eligible_pool(items, spec).table["item_id"]
-        verification = assembly.verify_loft(items, spec, result.forms, result.reference)
+        verification = assembly.verify_loft(items, spec, result.forms, reference)
     papers = [form.item_ids for form in result.forms]
     held = incidence(bank["item_id"], papers)
     answers, scores = answer_and_score(bank, held, truth, rng)
     raw = answers @ (item_scores(bank, spec) * 100.0 / spec.total_points)
-    reference, pass_mark = result.reference, spec.equivalence.pass_mark
+    pass_mark = spec.equivalence.pass_mark
     true_score = reference.percent(truth, spec)
     reported = reference.percent(scores["theta"].to_numpy(), spec)
     simulees = pd.DataFrame({

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ import pytest
 from assembly.bank import ITEM_TABLE_COLUMNS
 from assembly.columns import check_columns
 from assembly.synthetic import synthetic_bank
-from itembank.errors import ValidationError
+from itembank.errors import IntegrityFailure, ValidationError
 from itembank.simulation import SimulationReport, simulate_cat, simulate_loft, write_report
 from tests.itembank.test_cli import run
 
@@ -145,3 +146,17 @@ def test_sample_bank_writes_a_pure_mode_item_table(tmp_path: Path) -> None:
     assert check_columns(table.columns, ITEM_TABLE_COLUMNS) == []  # read back without a warning
     assert table.loc[table["type"] == "single_choice", "c"].notna().all()
     assert not (tmp_path / "cli.db").exists()
+
+
+def test_papers_without_their_reference_are_refused(bank: pd.DataFrame, monkeypatch: pytest.MonkeyPatch) -> None:
+    import assembly
+
+    real = assembly.assemble_loft
+
+    def without_reference(*args: Any, **kwargs: Any) -> Any:
+        return dataclasses.replace(real(*args, **kwargs), reference=None)
+
+    monkeypatch.setattr(assembly, "assemble_loft", without_reference)
+    with pytest.raises(IntegrityFailure) as refused:
+        simulate_loft(bank, small_spec(), 12, seed=1)
+    assert refused.value.field == "reference"
