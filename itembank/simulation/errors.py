@@ -1,26 +1,12 @@
-"""The cores' errors as the bank's, so the CLI prints one line naming the field and exits 2 or 6."""
+"""Refusals of a study whose assembler returned no usable papers (the cores' own errors are
+``itembank.core_errors``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 
 from assembly.equivalence import Reference
-from assembly.errors import InfeasibleSpec, ItemTableError, SpecError
-from itembank.errors import Infeasible, IntegrityFailure, ValidationError
-
-
-@contextmanager
-def core_errors() -> Iterator[None]:
-    """Translate a bad spec or item table to ``ValidationError`` and an impossible spec to ``Infeasible``."""
-    try:
-        yield
-    except SpecError as exc:
-        raise ValidationError(str(exc), field=exc.field or "spec") from exc
-    except ItemTableError as exc:
-        raise ValidationError(str(exc), field=f"items.{exc.column}" if exc.column else "items") from exc
-    except InfeasibleSpec as exc:
-        raise Infeasible(str(exc), field="spec", details={"conflicts": exc.constraints}) from exc
+from itembank.errors import Infeasible, IntegrityFailure
 
 
 def refuse_infeasible(ok: bool, status: str, diagnosis: Sequence[str], what: str) -> None:

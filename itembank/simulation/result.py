@@ -7,12 +7,24 @@ recovery, pass/fail classification, exposure, overlap, independent verification 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy.typing as npt
 import pandas as pd
 
-from itembank.simulation.metrics import Classification, ExposureSummary, ThetaRecovery
+from itembank.simulation.metrics import (
+    Classification,
+    ExposureSummary,
+    Incidence,
+    ThetaRecovery,
+    classification,
+    exposure_summary,
+    item_uses,
+    mean_overlap,
+    theta_recovery,
+)
 
 SCORE_LABELS = {"reference_tcc": "reference TCC at θ̂", "own_paper": "raw score on own paper"}
 
@@ -57,6 +69,31 @@ class SimulationReport:
     seconds: float
     engine: dict[str, Any] = field(default_factory=dict)
     equivalence: pd.DataFrame | None = None
+
+    @classmethod
+    def measure(cls, mode: Literal["loft", "cat"], *, spec_name: str, seed: int | None, pass_mark: float,
+                pass_theta: float, simulees: pd.DataFrame, held: Incidence, item_ids: npt.ArrayLike,
+                pool_ids: npt.ArrayLike, limits: dict[str, float], verification: pd.DataFrame,
+                timings: dict[str, dict[str, float]], started: float, engine: dict[str, Any],
+                equivalence: pd.DataFrame | None = None) -> SimulationReport:
+        """The report of a study from what both modes gather: the simulees table, which items
+        (columns, in ``item_ids`` order) each test held, the eligible pool and the verifier's rows.
+        Pass/fail is classified on every reported score the table has (the reference TCC at θ̂,
+        and the raw score on the candidate's own paper where there is one); exposure counts
+        every eligible item, the ones no test held too; ``started`` is the study's
+        ``time.perf_counter()`` at its start."""
+        scores = {name: column for name, column in (("reference_tcc", "score"), ("own_paper", "raw_score"))
+                  if column in simulees}
+        uses = pd.Series(item_uses(held), index=pd.Index(item_ids)).reindex(pool_ids, fill_value=0)
+        return cls(
+            mode=mode, spec_name=spec_name, seed=seed, pass_mark=pass_mark, pass_theta=pass_theta,
+            simulees=simulees, recovery=theta_recovery(simulees["true_theta"], simulees["theta"]),
+            classification={name: classification(simulees["true_score"], simulees[column], pass_mark)
+                            for name, column in scores.items()},
+            exposure=exposure_summary(pool_ids, uses.to_numpy(), held.shape[0]),
+            mean_overlap=mean_overlap(held), limits=limits, verification=verification, timings=timings,
+            seconds=time.perf_counter() - started, engine=engine, equivalence=equivalence,
+        )
 
     @property
     def candidates(self) -> int:

@@ -14,8 +14,10 @@ import pytest
 
 from assembly.bank import ITEM_TABLE_COLUMNS
 from assembly.columns import check_columns
+from assembly.errors import InfeasibleSpec, ItemTableError, RejectedSolution, SpecError
 from assembly.synthetic import synthetic_bank
-from itembank.errors import IntegrityFailure, ValidationError
+from itembank.core_errors import core_errors
+from itembank.errors import Infeasible, IntegrityFailure, ItemBankError, ValidationError
 from itembank.simulation import SimulationReport, simulate_cat, simulate_loft, write_report
 from tests.itembank.test_cli import run
 
@@ -84,6 +86,10 @@ def test_given_abilities_are_the_truth(bank: pd.DataFrame) -> None:
 def test_cat_study_on_known_truth(bank: pd.DataFrame) -> None:
     report = simulate_cat(bank, small_spec(), 30, seed=5, length=15)
     assert report.engine["checked_tests"] == 30
+    # every candidate's test is checked on its own, as a main paper (its include rule too)
+    checks = report.verification
+    assert set(checks["form"]) == set(report.simulees["candidate"])
+    assert checks["constraint"].str.startswith("include[").sum() == 30
     assert report.timings["per_choice"]["n"] == 30 * 15
     simulees = report.simulees
     assert report.violations == 0 and (simulees["length"] == 15).all()
@@ -160,3 +166,15 @@ def test_papers_without_their_reference_are_refused(bank: pd.DataFrame, monkeypa
     with pytest.raises(IntegrityFailure) as refused:
         simulate_loft(bank, small_spec(), 12, seed=1)
     assert refused.value.field == "reference"
+
+
+@pytest.mark.parametrize(("error", "kind", "field"), [
+    (SpecError("bad count", "sections[0].count"), ValidationError, "sections[0].count"),
+    (ItemTableError("no b column", "b"), ValidationError, "items.b"),
+    (InfeasibleSpec("short bank", ["blueprint[B]"]), Infeasible, "spec"),
+    (RejectedSolution("paper breaks a rule", ["exposure[max]"]), Infeasible, "solver"),
+])
+def test_core_errors_name_the_field(error: Exception, kind: type[ItemBankError], field: str) -> None:
+    with pytest.raises(kind) as translated, core_errors():
+        raise error
+    assert translated.value.field == field and str(error) in translated.value.message
