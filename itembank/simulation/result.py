@@ -100,6 +100,16 @@ class SimulationReport:
         return len(self.simulees)
 
     @property
+    def conditional_exposure(self) -> float | None:
+        """CAT: the largest exposure of an item among the candidates whose θ̂ visited one segment
+        (segments at least 5 % of them visited), the rate the conditional Sympson–Hetter control
+        holds at ``max_exposure`` to within about one candidate of the segment (an item is frozen
+        once its rate reaches the limit); the overall rate mixes the segments a test passes through.
+        None for LOFT, where the limit is on the overall rate."""
+        value = self.engine.get("max_conditional_exposure")
+        return None if value is None else float(value)
+
+    @property
     def violations(self) -> int:
         """Failed checks of the independent verifier (must be 0)."""
         return int((~self.verification["ok"].astype(bool)).sum()) if len(self.verification) else 0
@@ -117,7 +127,8 @@ class SimulationReport:
             "theta": {"rmse": self.recovery.rmse, "bias": self.recovery.bias,
                       "by_decile": records(self.recovery.by_decile)},
             "classification": {name: c.to_dict() for name, c in self.classification.items()},
-            "exposure": {"tests": e.tests, "pool": e.pool, "max": e.max_rate, "mean": e.mean_rate,
+            "exposure": {"tests": e.tests, "pool": e.pool, "max": e.max_rate,
+                         "max_conditional": self.conditional_exposure, "mean": e.mean_rate,
                          "quantiles": e.quantiles, "unused_share": e.unused_share,
                          "histogram": records(e.histogram)},
             "overlap": {"mean": self.mean_overlap},
@@ -153,7 +164,10 @@ class SimulationReport:
             lines.append(f"pass/fail at {c.pass_mark:g} by {SCORE_LABELS[name]}: accuracy {100 * c.accuracy:.1f} % "
                          f"(false pass {100 * c.false_pass:.1f} %, false fail {100 * c.false_fail:.1f} %)")
         e = self.exposure
-        lines.append(f"exposure over {e.pool:,} eligible items: max {e.max_rate:.3f} (limit {self.limits['max_exposure']:g}), "
+        cap = f"(limit {self.limits['max_exposure']:g})"
+        held = (cap if self.conditional_exposure is None
+                else f"overall, {self.conditional_exposure:.3f} within a θ̂ segment {cap}")
+        lines.append(f"exposure over {e.pool:,} eligible items: max {e.max_rate:.3f} {held}, "
                      f"p90 {e.quantiles['p90']:.3f}, unused {100 * e.unused_share:.1f} % of the pool")
         limit = self.limits.get("max_mean_overlap")
         lines.append(f"mean pairwise overlap {self.mean_overlap:.3f}" + (f" (limit {limit:g})" if limit is not None else ""))

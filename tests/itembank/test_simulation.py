@@ -19,6 +19,7 @@ from assembly.synthetic import synthetic_bank
 from itembank.core_errors import core_errors
 from itembank.errors import Infeasible, IntegrityFailure, ItemBankError, ValidationError
 from itembank.simulation import SimulationReport, simulate_cat, simulate_loft, write_report
+from itembank.simulation.report import key_figures
 from tests.itembank.test_cli import run
 
 JSON_KEYS = {"mode", "candidates", "pass_mark", "pass_theta", "theta", "classification", "exposure", "overlap",
@@ -61,6 +62,7 @@ def test_loft_study_on_known_truth(bank: pd.DataFrame, tmp_path: Path) -> None:
     _check_known_truth(report, 30)
     assert report.mean_overlap <= report.limits["max_mean_overlap"] + 1e-9
     assert set(report.classification) == {"reference_tcc", "own_paper"}
+    assert report.conditional_exposure is None
     assert report.simulees["raw_score"].between(0, 100).all()
     assert report.timings["per_paper"]["n"] == 40
     files = write_report(report, tmp_path / "loft")
@@ -90,6 +92,13 @@ def test_cat_study_on_known_truth(bank: pd.DataFrame) -> None:
     checks = report.verification
     assert set(checks["form"]) == set(report.simulees["candidate"])
     assert checks["constraint"].str.startswith("include[").sum() == 30
+    # r_max binds the exposure within each θ̂ segment (conditional Sympson–Hetter; how closely is
+    # test_adaptive's), so the report shows that rate against the limit
+    assert report.conditional_exposure is not None and 0 < report.conditional_exposure <= 1
+    figures = key_figures(report).set_index("figure")
+    assert figures.loc["max item exposure within a θ̂ segment", "limit"] == report.limits["max_exposure"]
+    assert "within a θ̂ segment" in report.summary()
+    assert report.to_dict()["exposure"]["max_conditional"] == report.conditional_exposure
     assert report.timings["per_choice"]["n"] == 30 * 15
     simulees = report.simulees
     assert report.violations == 0 and (simulees["length"] == 15).all()
@@ -178,3 +187,14 @@ def test_core_errors_name_the_field(error: Exception, kind: type[ItemBankError],
     with pytest.raises(kind) as translated, core_errors():
         raise error
     assert translated.value.field == field and str(error) in translated.value.message
+
+
+def test_progress_says_what_follows_the_last_test(capsys: pytest.CaptureFixture[str]) -> None:
+    from itembank.cli.simulate import _progress
+
+    with _progress("papers", "papers assembled; verifying and scoring", delay=0.0) as update:
+        update(1, 2)
+        assert "verifying" not in capsys.readouterr().err
+        update(2, 2)
+        shown = capsys.readouterr().err
+    assert "2/2" in shown and "papers assembled; verifying and scoring" in shown
