@@ -54,8 +54,8 @@ class DemoOptions:
     seed: int = 7
     level: int = 3
     spec_path: Path = SPEC_PATH
-    cat_candidates: int = 60
-    cat_length: int = 30
+    cat_candidates: int = 40
+    cat_length: int = 20
 
     @property
     def database(self) -> Path:
