@@ -53,12 +53,16 @@ def _abilities(theta: Path | None, candidates: int | None) -> tuple[int, np.ndar
 
 
 @contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar on stderr fed by a (done, total) callback; it appears only on runs longer than a second."""
-    with tqdm(desc=what, file=sys.stderr, delay=1.0, leave=False) as bar:
+def _progress(what: str, then: str, delay: float = 1.0) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr fed by a (done, total) callback; it appears only on runs longer than ``delay`` seconds.
+    Once every test is done the bar says ``then``, the work still to come (the independent verifier's
+    pass over every test, the scoring), so a long study never sits silent."""
+    with tqdm(desc=what, file=sys.stderr, delay=delay, leave=False) as bar:
         def update(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
+            if done >= total:
+                bar.set_description(then)
 
         yield update
 
@@ -79,7 +83,7 @@ def simulate_loft(spec: Path, items: Items, out: Out, candidates: Candidates = N
 
     n, given = _abilities(theta, candidates)
     table = read_item_table(items, field_prefix="items.")
-    with _progress("papers") as progress:
+    with _progress("papers", "papers assembled; verifying and scoring") as progress:
         report = study(table, spec, n, seed=seed, theta=given, progress=progress)
     _finish(report, out)
 
@@ -93,6 +97,6 @@ def simulate_cat(spec: Path, items: Items, out: Out, candidates: Candidates = No
 
     n, given = _abilities(theta, candidates)
     table = read_item_table(items, field_prefix="items.")
-    with _progress("candidates") as progress:
+    with _progress("candidates", "tests done; verifying") as progress:
         report = study(table, spec, n, seed=seed, theta=given, length=length, progress=progress)
     _finish(report, out)
