@@ -36,9 +36,11 @@ import pulp
 from assembly.bank import Pool, enemy_members
 from assembly.constraints import CONTENT_FAMILIES, add_enemy_constraints
 from assembly.exchange import exchange, movable_items
+from assembly.fit import paper_caps
 from assembly.information import item_information
 from assembly.model import AssemblyModel
 from assembly.objective import information_matrix
+from assembly.polish import polish
 from assembly.solve import (
     HIGHS_FEASIBLE_SOLUTION,
     SolverOutcome,
@@ -51,6 +53,7 @@ from assembly.warmstart import warm_start
 
 SHADOW_SHARE = 0.15
 DEAL_SHARE = 0.2
+EXCHANGE_PATIENCE = 3
 MIN_STAGE_SECONDS = 1.0
 
 
@@ -229,9 +232,10 @@ def solve_shadow(pool: Pool, spec: PaperSpec, seconds: float) -> Shadow | None:
 
 def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
     """[paper, item]: the items the shadow puts in several mains, each pinned to that many mains
-    so that no two mains exceed their overlap limit, most informative items first, each to the
-    mains that share least and hold least information so far. Items in sets or enemy groups are
-    left to the deal (they are never shared)."""
+    so that no two mains exceed their overlap limit and no main exceeds a per-paper cap (a
+    section's count, a blueprint cell, ``max_per_element``, an enemy group), most informative
+    items first, each to the mains that share least and hold least information so far. Items in
+    sets and anchors are left to the deal (they are never shared)."""
     assert spec.information is not None
     table = pool.table
     information = item_information(table["a"], table["b"], table["c"],
@@ -240,9 +244,15 @@ def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
     pinned = np.zeros((len(spec.form_names), len(table)), dtype=bool)
     shared = np.zeros((mains, mains), dtype=int)
     held = np.zeros(mains)
-    candidates = np.flatnonzero((main_uses >= 2) & movable_items(pool, spec))
+    candidates = np.flatnonzero((main_uses >= 2) & movable_items(pool, spec)
+                                & table["set_id"].isna().to_numpy())
+    if not len(candidates):
+        return pinned
+    caps = paper_caps(pool, spec)
+    totals = np.zeros((mains, caps.rows.shape[1]))
     for i in candidates[np.argsort(-information[candidates], kind="stable")]:
-        groups = [g for g in combinations(range(mains), int(main_uses[i]))
+        room = caps.within_caps(totals + caps.rows[i])
+        groups = [g for g in combinations(np.flatnonzero(room), int(main_uses[i]))
                   if all(shared[p, q] < limit for p, q in combinations(g, 2))]
         if not groups:
             continue
@@ -250,9 +260,37 @@ def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
                                                 held[list(g)].sum())))
         pinned[group, i] = True
         held[group] += information[i]
+        totals[group] += caps.rows[i]
         for p, q in combinations(group, 2):
             shared[p, q] += 1
     return pinned
+
+
+def _exchange_and_polish(pool: Pool, spec: PaperSpec, selection: np.ndarray, stuck: np.ndarray,
+                         clock: float, bound: float, trajectory: list[tuple[float, float]],
+                         ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Pair re-assembly and unit exchange in turn, from papers the exchange left, until the gap,
+    the deadline, or a round of both that lifts nothing; the record keeps each rise."""
+    deadline = clock + spec.solver.time_limit
+
+    def settled() -> bool:
+        gap = relative_gap(trajectory[-1][1], bound)
+        return time.perf_counter() >= deadline or (gap is not None and gap <= spec.solver.gap)
+
+    while not settled():
+        reached = trajectory[-1][1]
+        selection, steps = polish(pool, spec, selection, stuck, deadline, bound, clock)
+        trajectory += steps
+        if settled():
+            break
+        swapped, steps = exchange(pool, spec, selection, deadline, bound, clock, pinned=stuck,
+                                  patience=EXCHANGE_PATIENCE)
+        if swapped is not None:
+            selection = swapped
+            trajectory += [(t, v) for t, v in steps if v > trajectory[-1][1]]
+        if trajectory[-1][1] <= reached:
+            break
+    return selection, trajectory
 
 
 def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
@@ -272,10 +310,13 @@ def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     dealt = warm_start(pool, unbanded, DEAL_SHARE * limit, pinned, shadow.dealt_to(spec))
     if dealt is None:
         return None
+    stuck = np.any(pinned, axis=0)
     selection, trajectory = exchange(pool, spec, dealt, clock + limit, shadow.bound, clock,
-                                     pinned=np.any(pinned, axis=0))
+                                     pinned=stuck, patience=EXCHANGE_PATIENCE)
     if selection is None:
         return None
+    selection, trajectory = _exchange_and_polish(pool, spec, selection, stuck, clock, shadow.bound,
+                                                 trajectory)
     objective = trajectory[-1][1]
     status, stop = stop_status(objective, shadow.bound, spec.solver.gap)
     return SolverOutcome(
