@@ -53,7 +53,7 @@ from assembly.warmstart import warm_start
 
 SHADOW_SHARE = 0.15
 DEAL_SHARE = 0.2
-EXCHANGE_PATIENCE = 3
+EXCHANGE_PATIENCE = 0
 MIN_STAGE_SECONDS = 1.0
 
 
@@ -234,7 +234,9 @@ def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
     """[paper, item]: the items the shadow puts in several mains, each pinned to that many mains
     so that no two mains exceed their overlap limit and no main exceeds a per-paper cap (a
     section's count, a blueprint cell, ``max_per_element``, an enemy group), most informative
-    items first, each to the mains that share least and hold least information so far. Items in
+    items first, each to the mains that share least and hold least information so far. An item
+    that no such group of mains can take goes to as many as can (at least two): the shadow's
+    sharing is a summed relaxation, so the greedy cannot always realise all of it. Items in
     sets and anchors are left to the deal (they are never shared)."""
     assert spec.information is not None
     table = pool.table
@@ -251,9 +253,13 @@ def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
     caps = paper_caps(pool, spec)
     totals = np.zeros((mains, caps.rows.shape[1]))
     for i in candidates[np.argsort(-information[candidates], kind="stable")]:
-        room = caps.within_caps(totals + caps.rows[i])
-        groups = [g for g in combinations(np.flatnonzero(room), int(main_uses[i]))
-                  if all(shared[p, q] < limit for p, q in combinations(g, 2))]
+        room = np.flatnonzero(caps.within_caps(totals + caps.rows[i]))
+        groups: list[tuple[int, ...]] = []
+        for uses in range(int(main_uses[i]), 1, -1):
+            groups = [g for g in combinations(room, uses)
+                      if all(shared[p, q] < limit for p, q in combinations(g, 2))]
+            if groups:
+                break
         if not groups:
             continue
         group = list(min(groups, key=lambda g: (max(shared[p, q] for p, q in combinations(g, 2)),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assembly.bank import Pool
+from assembly.bank import Pool, unit_keys
 from assembly.fit import ContentRows, paper_caps
 from assembly.information import item_information
 from assembly.solve import relative_gap
@@ -35,6 +35,7 @@ from assembly.spec import PaperSpec
 
 SOFTNESS = (0.01, 0.005, 0.002, 0.001, 0.0005)
 SHORTLIST = 4000
+BAND_SHORTLIST = 4 * SHORTLIST
 UNUSED = -1
 BAND_SLACK = 1e-9
 MIN_SCALE = 1e-6
@@ -57,9 +58,7 @@ class Units:
 
     @classmethod
     def of(cls, pool: Pool, movable: np.ndarray) -> Units:
-        table = pool.table
-        key = table["set_id"].where(table["set_id"].notna(), "item:" + table["item_id"])
-        codes, _ = key.factorize()
+        codes, _ = unit_keys(pool.table).factorize()
         stuck = np.unique(codes[~movable])
         codes = np.where(np.isin(codes, stuck), -1, codes)
         moving = codes >= 0
@@ -154,14 +153,17 @@ def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows,
         new_p, new_q = tif[p] + delta, q_tif - delta
         gain = (_softmin(tif[p], floor, scale) + _softmin(q_tif, floor, scale)
                 - _softmin(new_p, floor, scale) - _softmin(new_q, floor, scale))
-        after = _excess_after(tif, int(p), q, new_p, new_q, band) if band is not None \
-            else np.zeros(len(q))
         if excess > BAND_SLACK:
+            assert band is not None
+            after = _excess_after(tif, int(p), q, new_p, new_q, band)
             useful = np.flatnonzero(after < excess - BAND_SLACK)
             order = useful[np.lexsort((-gain[useful], after[useful]))]
-        else:
-            useful = np.flatnonzero((gain > 1e-12) & (after <= BAND_SLACK))
-            order = useful[np.argsort(-gain[useful], kind="stable")]
+        else:  # the band is read only for the most promising swaps: it is the costly part
+            useful = np.flatnonzero(gain > 1e-12)
+            order = useful[np.argsort(-gain[useful], kind="stable")][:BAND_SHORTLIST]
+            if band is not None:
+                after = _excess_after(tif, int(p), q[order], new_p[order], new_q[order], band)
+                order = order[after <= BAND_SLACK]
         order = order[:SHORTLIST]
         i, j = mine[order // len(others)], others[order % len(others)]
         change = content.rows[j] - content.rows[i]

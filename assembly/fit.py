@@ -2,11 +2,13 @@
 
 An item set enters a paper whole, so a set with more items or points than one paper allows in
 some section, blueprint cell, element (``max_per_element``) or difficulty band can stand in no
-paper at all. Left in the pool it costs the model columns and, worse, loosens the decomposition's
+paper at all; so can a single item worth more points than its blueprint cell allows (a 10-point
+case item under a module of 5 ± 3 points). Left in the pool it costs the model columns and, worse, loosens the decomposition's
 shadow paper, whose caps are N papers' caps summed: the shadow happily uses a five-item set under a
 three-per-element cap, bounds papers that cannot exist and deals out items no paper can take.
 :func:`fitting_pool` drops such sets before any model is built and counts them among the pool's
-removals, so the supply pre-check names them ("in an item set too big for one paper").
+removals, so the supply pre-check names them ("in an item set too big for one paper", "too big
+for one paper").
 
 :func:`paper_caps` is the one place these per-paper rows are read (from a one-paper assembly
 model, so they are exactly the rows the MIP holds); the exchange and the decomposition's sharing
@@ -20,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pulp
 
-from assembly.bank import Pool
+from assembly.bank import Pool, unit_keys
 from assembly.build import build_model
 from assembly.model import family
 from assembly.spec import PaperSpec
@@ -29,7 +31,8 @@ PAPER_FAMILIES = ("section", "blueprint", "importance", "per_element", "difficul
 """Families that hold paper by paper and are sums over items (item sets are kept whole by moving
 them as units instead)."""
 SLACK = 1e-9
-TOO_BIG = "in an item set too big for one paper"
+SET_TOO_BIG = "in an item set too big for one paper"
+ITEM_TOO_BIG = "too big for one paper"
 
 
 @dataclass
@@ -81,25 +84,23 @@ def paper_caps(pool: Pool, spec: PaperSpec) -> ContentRows:
 
 
 def fits_one_paper(pool: Pool, spec: PaperSpec) -> np.ndarray:
-    """Per item: False for the members of an item set whose items together exceed one paper's
-    cap on some row (section count or points, blueprint cell, element, difficulty band)."""
-    sets = pool.table["set_id"]
-    fits = np.ones(len(sets), dtype=bool)
-    if not sets.notna().any():
-        return fits
+    """Per item: False when its unit (its item set, or the item alone) exceeds one paper's cap
+    on some row: a section's count or points, a blueprint cell (a 10-point case item under a
+    module allowed 8 points), ``max_per_element``, a difficulty band."""
     caps = paper_caps(pool, spec)
-    codes, names = sets.factorize()
-    totals = caps.summed(codes, len(names)).rows
-    too_big = ~caps.within_caps(totals)
-    fits[codes >= 0] = ~too_big[codes[codes >= 0]]
-    return fits
+    codes, names = unit_keys(pool.table).factorize()
+    too_big = ~caps.within_caps(caps.summed(codes, len(names)).rows)
+    return ~too_big[codes]
 
 
 def fitting_pool(pool: Pool, spec: PaperSpec) -> Pool:
-    """The pool without the item sets no paper can hold, their items counted as removed."""
+    """The pool without the units no paper can hold, their items counted as removed: those in
+    item sets as "in an item set too big for one paper", the others as "too big for one paper"."""
     fits = fits_one_paper(pool, spec)
     if fits.all():
         return pool
+    in_set = pool.table["set_id"].notna().to_numpy()
     smaller = pool.subset(fits)
-    smaller.removed = {**pool.removed, TOO_BIG: int((~fits).sum())}
+    reasons = {SET_TOO_BIG: int((~fits & in_set).sum()), ITEM_TOO_BIG: int((~fits & ~in_set).sum())}
+    smaller.removed = {**pool.removed, **{r: n for r, n in reasons.items() if n}}
     return smaller
