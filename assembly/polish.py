@@ -98,17 +98,18 @@ def _reassemble(pool: Pool, spec: PaperSpec, selection: np.ndarray, stuck: np.nd
 
 
 def polish(pool: Pool, spec: PaperSpec, selection: np.ndarray, stuck: np.ndarray,
-           deadline: float, bound: float, clock: float,
+           deadline: float, bound: float, clock: float, max_pairs: int | None = None,
            ) -> tuple[np.ndarray, list[tuple[float, float]]]:
     """Re-assemble the weakest paper with each partner in turn (strongest first) until the gap to
-    ``bound`` is within tolerance, the deadline, or no partner lifts it; ``stuck`` items (pinned
-    to several papers) never move. Returns the papers and the (seconds, objective) record of
-    each rise of the minimum."""
+    ``bound`` is within tolerance, the deadline, ``max_pairs`` re-solves, or no partner lifts it;
+    ``stuck`` items (pinned to several papers) never move. Returns the papers and the
+    (seconds, objective) record of each rise of the minimum."""
     assert spec.information is not None
     band = spec.information.parallel_band
     info = weighted_information(pool, spec)
     levels = selection.astype(float) @ info
     trajectory: list[tuple[float, float]] = []
+    solves = 0
     while True:
         value = float(levels.min())
         gap = relative_gap(value, bound)
@@ -119,12 +120,13 @@ def polish(pool: Pool, spec: PaperSpec, selection: np.ndarray, stuck: np.ndarray
         lifted = False
         for q in np.argsort(-weakest, kind="stable"):
             remaining = deadline - time.perf_counter()
-            if remaining < PAIR_SECONDS[0]:
+            if remaining < PAIR_SECONDS[0] or (max_pairs is not None and solves >= max_pairs):
                 return selection, trajectory
             if q == p:
                 continue
             seconds = float(np.clip(remaining / 4, *PAIR_SECONDS))
             chosen = _reassemble(pool, spec, selection, stuck, (p, int(q)), info, bound, seconds)
+            solves += 1
             if chosen is None:
                 continue
             trial = selection.copy()

@@ -41,7 +41,7 @@ RULED_SHAPES: dict[str, RuledShape] = {
     "double_enemies": RuledShape(1800, 45, 150, 90, 0, mains=4, backups=2, main_main=0),
     "case": RuledShape(1800, 45, 60, 30, 150, mains=4, backups=2, main_main=4),
     "wide": RuledShape(2400, 60, 90, 45, 0, mains=6, backups=3, main_main=6),
-    "all_rules": RuledShape(2400, 75, 120, 60, 200, mains=6, backups=3, main_main=6),
+    "all_rules": RuledShape(2400, 75, 120, 60, 200, mains=6, backups=3, main_main=0),
 }
 
 PLAIN_SECTIONS = [
