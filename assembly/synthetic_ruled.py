@@ -5,8 +5,8 @@ four- and five-item sets fit no paper), enemy pairs some of whose members sit in
 10-point case-analysis items, mains that may share a few items, disjoint backups (up to 6 mains
 and 3 backups), importance and exposure rules, and max-min information at θ ±0.5 within a 5 %
 band. The first shape is the one reported in issue #15 (4 mains sharing ≤ 8 items, 2 backups,
-max 3 items per element, 60 s). ``small=True`` gives each shape at test size: a third of the
-bank, half-length papers, the same rules.
+max 3 items per element, 60 s). ``small=True`` gives each shape at test size: two thirds of the
+bank, the same papers and rules, a shorter time limit.
 """
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ import pandas as pd
 
 from assembly.synthetic import MODULE_SHARES, synthetic_bank
 
-SMALL_SHARE = 3
-"""A small bank holds a third of the items, sets and enemies of the full one."""
+SMALL_SHARE = 1.5
+"""A bank at test size holds two thirds of the items, sets and enemies of the full one (papers
+of half length would be harder, not easier: one item is then twice the share of a paper)."""
 
 
 @dataclass(frozen=True)
@@ -55,17 +56,6 @@ CASE_SECTIONS = [
     {"type": "true_false", "count": 10, "points": 1},
     {"type": "case_analysis", "count": 2, "points": 10},
 ]
-SMALL_PLAIN_SECTIONS = [
-    {"type": "single_choice", "count": 20, "points": 1.5},
-    {"type": "multiple_choice", "count": 5, "points": 2},
-    {"type": "true_false", "count": 5, "points": 2},
-]
-SMALL_CASE_SECTIONS = [
-    {"type": "single_choice", "count": 18, "points": 1.5},
-    {"type": "multiple_choice", "count": 4, "points": 2},
-    {"type": "true_false", "count": 5, "points": 1},
-    {"type": "case_analysis", "count": 1, "points": 10},
-]
 FULL_SECONDS = 60.0
 SMALL_SECONDS = 20.0
 
@@ -74,27 +64,26 @@ def ruled_bank(shape: str, seed: int = 0, *, small: bool = False) -> pd.DataFram
     """The shape's item table; the same shape, seed and size always give the same bank."""
     s = RULED_SHAPES[shape]
     share = SMALL_SHARE if small else 1
-    return synthetic_bank(s.items // share, rng=seed, n_enemy_pairs=s.enemy_pairs // share,
-                          n_sets=s.sets // share, n_double_enemies=s.double_enemies // share,
-                          n_case_items=s.case_items // share)
+
+    def scaled(n: int) -> int:
+        return int(n / share)
+
+    return synthetic_bank(scaled(s.items), rng=seed, n_enemy_pairs=scaled(s.enemy_pairs),
+                          n_sets=scaled(s.sets), n_double_enemies=scaled(s.double_enemies),
+                          n_case_items=scaled(s.case_items))
 
 
 def ruled_spec(shape: str, *, small: bool = False, time_limit: float | None = None
                ) -> dict[str, Any]:
-    """The shape's paper spec: 100-point papers (50 at test size), blueprint by module within
-    ±2 points (±3), at least 60 % of points from importance X, items used at most 4 times
-    before, at most 3 items per element."""
+    """The shape's paper spec: 100-point papers (two 10-point case items where the bank has
+    them), blueprint by module within ±2 points, at least 60 % of points from importance X,
+    items used at most 4 times before, at most 3 items per element; 60 s (20 s at test size)."""
     s = RULED_SHAPES[shape]
-    case = s.case_items > 0
-    if small:
-        sections = SMALL_CASE_SECTIONS if case else SMALL_PLAIN_SECTIONS
-    else:
-        sections = CASE_SECTIONS if case else PLAIN_SECTIONS
     return {
-        "name": f"ruled-{shape}{'-small' if small else ''}",
-        "total_points": 50 if small else 100,
-        "sections": sections,
-        "blueprint": [{"node": module, "weight": round(100 * share), "tolerance": 3 if small else 2}
+        "name": f"ruled-{shape}",
+        "total_points": 100,
+        "sections": CASE_SECTIONS if s.case_items else PLAIN_SECTIONS,
+        "blueprint": [{"node": module, "weight": round(100 * share), "tolerance": 2}
                       for module, share in MODULE_SHARES.items()],
         "importance": [{"levels": ["X"], "min_share": 60}],
         "max_per_element": 3,

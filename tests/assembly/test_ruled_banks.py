@@ -7,6 +7,7 @@ checked on their own."""
 from __future__ import annotations
 
 import time
+from itertools import combinations
 
 import numpy as np
 import pandas as pd
@@ -18,7 +19,7 @@ from assembly.decompose import share_out, solve_shadow
 from assembly.diagnose import precheck
 from assembly.engine import forms_from_selection
 from assembly.exchange import exchange
-from assembly.fit import SET_TOO_BIG, fits_one_paper, fitting_pool
+from assembly.fit import ITEM_TOO_BIG, SET_TOO_BIG, fits_one_paper, fitting_pool
 from assembly.synthetic_ruled import RULED_SHAPES, ruled_problem
 from assembly.warmstart import warm_start
 
@@ -87,7 +88,7 @@ def test_item_sets_too_big_for_one_paper_are_dropped_and_named():
     assert fits[~in_set].all()
     smaller = fitting_pool(pool, parsed)
     assert smaller.removed[SET_TOO_BIG] == int((~fits).sum()) > 0
-    short = load_spec({**spec, "forms": {"main": 40, "backup": 0}})
+    short = load_spec({**spec, "forms": {"main": 40, "backup": 0}, "overlap": {"main_main": 0}})
     sentences = [f.sentence for f in precheck(fitting_pool(eligible_pool(bank, short), short),
                                               short)]
     assert any(SET_TOO_BIG in s for s in sentences), sentences
@@ -95,13 +96,19 @@ def test_item_sets_too_big_for_one_paper_are_dropped_and_named():
 
 def test_a_case_item_worth_more_than_its_module_allows_is_dropped():
     bank, spec = ruled_problem("case", small=True)
+    weights = {"A": 17, "F": 8}  # module F now allows 8 ± 1 points, a case item is worth 10
+    spec["blueprint"] = [{**rule, "weight": weights.get(rule["node"], rule["weight"]),
+                          "tolerance": 1 if rule["node"] == "F" else rule["tolerance"]}
+                         for rule in spec["blueprint"]]
     parsed = load_spec(spec)
     pool = eligible_pool(bank, parsed)
     fits = fits_one_paper(pool, parsed)
     case_in_f = ((pool.table["type"] == "case_analysis")
                  & pool.table["element"].str.startswith("F")).to_numpy()
-    assert case_in_f.any()  # module F allows 5 ± 3 points, a case item is worth 10
+    assert case_in_f.any()
     assert not fits[case_in_f].any()
+    assert fits[(pool.table["type"] == "case_analysis").to_numpy() & ~case_in_f].all()
+    assert fitting_pool(pool, parsed).removed[ITEM_TOO_BIG] == int(case_in_f.sum())
 
 
 def test_exchange_moves_item_sets_whole_and_enemy_items_under_their_rows():
@@ -129,12 +136,12 @@ def test_shared_items_are_pinned_within_each_mains_caps():
     bank, spec = ruled_problem("issue15", small=True)
     parsed = load_spec(spec)
     pool = fitting_pool(eligible_pool(bank, parsed), parsed)
-    shadow = solve_shadow(pool, parsed, 4.0)
+    shadow = solve_shadow(pool, parsed, 2.0)
     assert shadow is not None
     pinned = share_out(pool, parsed, shadow.main_uses)
     assert pinned.any()
     mains = [name for name in parsed.form_names if name.startswith("main")]
-    for p, q in ((p, q) for p in range(len(mains)) for q in range(p + 1, len(mains))):
+    for p, q in combinations(range(len(mains)), 2):
         assert (pinned[p] & pinned[q]).sum() <= parsed.overlap.main_main
     elements = pool.table["element"].to_numpy()
     for row in pinned:
