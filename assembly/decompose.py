@@ -16,10 +16,13 @@ column counts how many mains use an item (one binary per level), and the pairs t
 Σ C(uses, 2), stay within the limit times the number of pairs: the pairwise rule summed, so
 still a relaxation, and a valid bound for both overlap formulations.
 
-Papers then follow the shadow: items it shares are pinned to that many mains within the pairwise
-limit, the rest of the pool is dealt by role and each paper assembled alone
-(:mod:`assembly.warmstart`), and item exchange (:mod:`assembly.exchange`) evens them out until
-the gap to the shadow's bound is within tolerance or time runs out. The bound reported is always
+Papers then follow the shadow: items it shares are pinned to mains within the pairwise limit and
+each main's caps (:func:`share_out`), the rest of the pool is dealt by role and each paper
+assembled alone (:mod:`assembly.warmstart`), and unit exchange (:mod:`assembly.exchange`: item
+sets move whole, enemy rows checked per swap) evens them out; where swaps stall, pair
+re-assembly (:mod:`assembly.polish`) and exchange take turns until the gap to the shadow's bound
+is within tolerance or time runs out. The pool reaching here has already lost the units no
+paper can hold (:mod:`assembly.fit`), which would loosen the shadow. The bound reported is always
 the shadow's.
 """
 
@@ -319,7 +322,8 @@ def _exchange_and_polish(pool: Pool, spec: PaperSpec, selection: np.ndarray, stu
 
 def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     """Shadow (bound, items, roles, shared items) → shared items pinned to mains, the rest dealt
-    by role and each paper assembled alone → exchange until the deadline or the gap; None when
+    by role and each paper assembled alone → exchange, then pair re-assembly and exchange in
+    turn, until the deadline or the gap; None when
     the shadow or the deal finds nothing (the caller then runs the full model, which also
     settles infeasibility)."""
     clock = time.perf_counter()

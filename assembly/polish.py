@@ -46,7 +46,7 @@ def _pair_model(pool: Pool, spec: PaperSpec, names: list[str], rows: np.ndarray,
     model = AssemblyModel(problem, sub, spec, names, x)
     for add_family in CONTENT_FAMILIES:
         add_family(model)
-    stays = fixed.any(axis=0)
+    stays: np.ndarray = np.any(fixed, axis=0)
     for i in range(len(rows)):
         if stays[i]:
             for f in range(2):
