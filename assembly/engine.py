@@ -1,4 +1,4 @@
-"""``assemble``: pool → pre-check → model → solver → independent verification → result.
+"""``assemble``: pool → units that fit one paper → pre-check → model → solver → independent verification → result.
 
 The engine never hands out a paper the verifier rejects: a solver answer that breaks any rule
 raises :class:`RejectedSolution` naming the broken constraints.
