@@ -88,6 +88,12 @@ def enemy_members(table: pd.DataFrame) -> dict[str, list[int]]:
     return members
 
 
+def unit_keys(table: pd.DataFrame) -> pd.Series:
+    """What enters or leaves a paper as one: an item set (its id) whole, every other item alone
+    (``item:<id>``)."""
+    return table["set_id"].where(table["set_id"].notna(), "item:" + table["item_id"])
+
+
 def under_node(elements: pd.Series, node: str) -> np.ndarray:
     """Rows whose element code lies under a blueprint node (a prefix of whole segments)."""
     codes = elements.astype(str)

@@ -16,10 +16,13 @@ column counts how many mains use an item (one binary per level), and the pairs t
 Σ C(uses, 2), stay within the limit times the number of pairs: the pairwise rule summed, so
 still a relaxation, and a valid bound for both overlap formulations.
 
-Papers then follow the shadow: items it shares are pinned to that many mains within the pairwise
-limit, the rest of the pool is dealt by role and each paper assembled alone
-(:mod:`assembly.warmstart`), and item exchange (:mod:`assembly.exchange`) evens them out until
-the gap to the shadow's bound is within tolerance or time runs out. The bound reported is always
+Papers then follow the shadow: items it shares are pinned to mains within the pairwise limit and
+each main's caps (:func:`share_out`), the rest of the pool is dealt by role and each paper
+assembled alone (:mod:`assembly.warmstart`), and unit exchange (:mod:`assembly.exchange`: item
+sets move whole, enemy rows checked per swap) evens them out; where swaps stall, pair
+re-assembly (:mod:`assembly.polish`) and exchange take turns until the gap to the shadow's bound
+is within tolerance or time runs out. The pool reaching here has already lost the units no
+paper can hold (:mod:`assembly.fit`), which would loosen the shadow. The bound reported is always
 the shadow's.
 """
 
@@ -36,9 +39,11 @@ import pulp
 from assembly.bank import Pool, enemy_members
 from assembly.constraints import CONTENT_FAMILIES, add_enemy_constraints
 from assembly.exchange import exchange, movable_items
+from assembly.fit import paper_caps
 from assembly.information import item_information
 from assembly.model import AssemblyModel
 from assembly.objective import information_matrix
+from assembly.polish import polish
 from assembly.solve import (
     HIGHS_FEASIBLE_SOLUTION,
     SolverOutcome,
@@ -51,6 +56,10 @@ from assembly.warmstart import warm_start
 
 SHADOW_SHARE = 0.15
 DEAL_SHARE = 0.2
+EXCHANGE_PATIENCE = 2
+SHARE_SECONDS = 2.0
+KICK_PATIENCE = 2
+POLISH_PAIRS = 2
 MIN_STAGE_SECONDS = 1.0
 
 
@@ -228,36 +237,93 @@ def solve_shadow(pool: Pool, spec: PaperSpec, seconds: float) -> Shadow | None:
 
 
 def share_out(pool: Pool, spec: PaperSpec, main_uses: np.ndarray) -> np.ndarray:
-    """[paper, item]: the items the shadow puts in several mains, each pinned to that many mains
-    so that no two mains exceed their overlap limit, most informative items first, each to the
-    mains that share least and hold least information so far. Items in sets or enemy groups are
-    left to the deal (they are never shared)."""
+    """[paper, item]: the items the shadow puts in several mains, pinned to mains by a small MIP
+    so that no two mains share more than their limit and no main exceeds a per-paper cap (a
+    section's count, a blueprint cell, ``max_per_element``, an enemy group). It keeps as much of
+    the shadow's shared information as it can, then the weakest main's share: the shadow's
+    sharing is a summed relaxation, so all of it cannot always be realised (a greedy deal, the
+    earlier way, stranded items in the shadow's last pair slots). An item enters between two and
+    as many mains as the shadow gave it, or none. Items in sets and anchors are left to the deal
+    (they are never shared)."""
     assert spec.information is not None
     table = pool.table
-    information = item_information(table["a"], table["b"], table["c"],
-                                   spec.information.theta).sum(axis=1)
     mains, limit = spec.forms.main, spec.overlap.main_main
     pinned = np.zeros((len(spec.form_names), len(table)), dtype=bool)
-    shared = np.zeros((mains, mains), dtype=int)
-    held = np.zeros(mains)
-    candidates = np.flatnonzero((main_uses >= 2) & movable_items(pool, spec))
-    for i in candidates[np.argsort(-information[candidates], kind="stable")]:
-        groups = [g for g in combinations(range(mains), int(main_uses[i]))
-                  if all(shared[p, q] < limit for p, q in combinations(g, 2))]
-        if not groups:
-            continue
-        group = list(min(groups, key=lambda g: (max(shared[p, q] for p, q in combinations(g, 2)),
-                                                held[list(g)].sum())))
-        pinned[group, i] = True
-        held[group] += information[i]
-        for p, q in combinations(group, 2):
-            shared[p, q] += 1
+    candidates = np.flatnonzero((main_uses >= 2) & movable_items(pool, spec)
+                                & table["set_id"].isna().to_numpy())
+    if not len(candidates):
+        return pinned
+    information = item_information(table["a"], table["b"], table["c"],
+                                   spec.information.theta).sum(axis=1)[candidates]
+    caps = paper_caps(pool, spec)
+    rows = caps.rows[candidates]
+    capped = np.flatnonzero(np.isfinite(caps.upper) & np.any(rows != 0, axis=0))
+    problem = pulp.LpProblem("share_out", pulp.LpMaximize)
+    z = [[problem.add_variable(f"z_{k}_{p}", cat=pulp.LpBinary) for p in range(mains)]
+         for k in range(len(candidates))]
+    weakest = problem.add_variable("weakest", lowBound=0)
+    for k, i in enumerate(candidates):
+        on = problem.add_variable(f"on_{k}", cat=pulp.LpBinary)
+        problem += pulp.lpSum(z[k]) >= 2 * on
+        problem += pulp.lpSum(z[k]) <= int(main_uses[i]) * on
+    for p, q in combinations(range(mains), 2):
+        both = [problem.add_variable(f"w_{k}_{p}_{q}", lowBound=0) for k in range(len(candidates))]
+        for k, w in enumerate(both):
+            problem += w >= z[k][p] + z[k][q] - 1
+        problem += pulp.lpSum(both) <= limit
+    for p in range(mains):
+        for r in capped:
+            problem += pulp.lpSum(float(rows[k, r]) * z[k][p] for k in np.flatnonzero(rows[:, r])) \
+                <= float(caps.upper[r])
+        problem += weakest <= pulp.lpSum(float(information[k]) * z[k][p]
+                                         for k in range(len(candidates)))
+    problem += pulp.lpSum(float(information[k]) * z[k][p] for k in range(len(candidates))
+                          for p in range(mains)) + weakest
+    settings = spec.solver.model_copy(update={"time_limit": SHARE_SECONDS})
+    highs, _, _ = solve_highs(problem, settings)
+    if highs.getInfo().primal_solution_status != HIGHS_FEASIBLE_SOLUTION:
+        return pinned
+    values = np.asarray(highs.getSolution().col_value)
+    for k, i in enumerate(candidates):
+        for p in range(mains):
+            pinned[p, i] = values[z[k][p].index] > 0.5
     return pinned
+
+
+def _exchange_and_polish(pool: Pool, spec: PaperSpec, selection: np.ndarray, stuck: np.ndarray,
+                         clock: float, bound: float, trajectory: list[tuple[float, float]],
+                         ) -> tuple[np.ndarray, list[tuple[float, float]]]:
+    """Pair re-assembly and unit exchange in turn, from papers the exchange left, until the gap
+    or the deadline; after a round that lifts nothing the exchange kicks longer before it hands
+    back (random swaps give the pairs new papers to work on). The record keeps each rise."""
+    deadline = clock + spec.solver.time_limit
+    patience = EXCHANGE_PATIENCE
+
+    def settled() -> bool:
+        gap = relative_gap(trajectory[-1][1], bound)
+        return time.perf_counter() >= deadline or (gap is not None and gap <= spec.solver.gap)
+
+    while not settled():
+        reached = trajectory[-1][1]
+        selection, steps = polish(pool, spec, selection, stuck, deadline, bound, clock,
+                                  max_pairs=POLISH_PAIRS)
+        trajectory += steps
+        if settled():
+            break
+        swapped, steps = exchange(pool, spec, selection, deadline, bound, clock, pinned=stuck,
+                                  patience=patience)
+        if swapped is not None:
+            selection = swapped
+            trajectory += [(t, v) for t, v in steps if v > trajectory[-1][1]]
+        lifted = trajectory[-1][1] > reached
+        patience = EXCHANGE_PATIENCE if lifted else patience + KICK_PATIENCE
+    return selection, trajectory
 
 
 def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     """Shadow (bound, items, roles, shared items) → shared items pinned to mains, the rest dealt
-    by role and each paper assembled alone → exchange until the deadline or the gap; None when
+    by role and each paper assembled alone → exchange, then pair re-assembly and exchange in
+    turn, until the deadline or the gap; None when
     the shadow or the deal finds nothing (the caller then runs the full model, which also
     settles infeasibility)."""
     clock = time.perf_counter()
@@ -272,10 +338,13 @@ def solve_by_decomposition(pool: Pool, spec: PaperSpec) -> SolverOutcome | None:
     dealt = warm_start(pool, unbanded, DEAL_SHARE * limit, pinned, shadow.dealt_to(spec))
     if dealt is None:
         return None
+    stuck = np.any(pinned, axis=0)
     selection, trajectory = exchange(pool, spec, dealt, clock + limit, shadow.bound, clock,
-                                     pinned=np.any(pinned, axis=0))
+                                     pinned=stuck, patience=EXCHANGE_PATIENCE)
     if selection is None:
         return None
+    selection, trajectory = _exchange_and_polish(pool, spec, selection, stuck, clock, shadow.bound,
+                                                 trajectory)
     objective = trajectory[-1][1]
     status, stop = stop_status(objective, shadow.bound, spec.solver.gap)
     return SolverOutcome(

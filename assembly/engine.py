@@ -1,4 +1,4 @@
-"""``assemble``: pool → pre-check → model → solver → independent verification → result.
+"""``assemble``: pool → units that fit one paper → pre-check → model → solver → independent verification → result.
 
 The engine never hands out a paper the verifier rejects: a solver answer that breaks any rule
 raises :class:`RejectedSolution` naming the broken constraints.
@@ -18,6 +18,7 @@ from assembly.build import build_model
 from assembly.decompose import decomposable, solve_by_decomposition
 from assembly.diagnose import deletion_filter, describe, precheck
 from assembly.errors import RejectedSolution
+from assembly.fit import fitting_pool
 from assembly.result import AssemblyResult, Form
 from assembly.solve import SolverOutcome, run_solver
 from assembly.spec import PaperSpec, load_spec
@@ -67,7 +68,7 @@ def assemble(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | Path,
              seed: int | None = None) -> AssemblyResult:
     """Assemble all main and backup papers of a spec at once; deterministic for a given seed."""
     spec = _with_seed(load_spec(spec), seed)
-    pool = eligible_pool(items, spec)
+    pool = fitting_pool(eligible_pool(items, spec), spec)
     findings = precheck(pool, spec)
     if findings:
         return AssemblyResult(

@@ -1,17 +1,22 @@
-"""Item exchange between papers: one-for-one swaps that even out their information.
+"""Unit exchange between papers: one-for-one swaps that even out their information.
 
-A swap moves an item out of one paper and another in, either between two papers or between a
-paper and the unused items. The per-paper content rows (sections, blueprint, importance,
-difficulty, per-element caps) are read from a one-paper assembly model, so a swap is checked
-against exactly the rows the MIP would hold, in numpy, with no solver. Items in item sets, in enemy
-groups, anchors and items pinned to several papers never move, so sets stay whole, enemies apart
-and overlaps as dealt.
+A *unit* is what moves: an item set (its stimulus and all its items) moves whole, every item
+outside a set is a unit of one. A swap moves a unit out of one paper and another in, either
+between two papers or between a paper and the unused units. The per-paper content rows
+(sections, blueprint, importance, difficulty, per-element caps and enemy groups, see
+:func:`assembly.fit.paper_caps`) are summed per unit, so a swap is checked against exactly the
+rows the MIP would hold, in numpy, with no solver: an enemy group is a row capped at 1, so an item
+in two groups counts in both, and sets stay whole because they only ever move whole. Anchors and
+items pinned to several papers never move, so overlaps stay as dealt. Swaps between units of
+different shapes (a four-item set for one item) break the section counts and are never taken;
+pair re-assembly (:mod:`assembly.polish`) covers those.
 
 A swap is scored by a soft minimum of every paper's weighted information, Σ exp(−TIF/τ): it
 rewards lifting the weakest paper at its weakest θ, yet still moves when several papers tie at
 the bottom, where the plain max-min objective sees a plateau. When no swap helps, τ shrinks (a
 sharper minimum has other downhill swaps); when none helps at any τ, a few random swaps kick the
-best papers off their local optimum. A start that breaks the parallelism band is repaired first
+best papers off their local optimum, and after ``patience`` kicks without a better paper the
+exchange hands back what it has. A start that breaks the parallelism band is repaired first
 (swaps that shrink the excess); from then on every step keeps the band.
 """
 
@@ -21,66 +26,65 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-import pulp
 
-from assembly.bank import Pool, enemy_lists
-from assembly.build import build_model
+from assembly.bank import Pool, unit_keys
+from assembly.fit import ContentRows, paper_caps
 from assembly.information import item_information
-from assembly.model import family
 from assembly.solve import relative_gap
 from assembly.spec import PaperSpec
 
 SOFTNESS = (0.01, 0.005, 0.002, 0.001, 0.0005)
 SHORTLIST = 4000
+BAND_SHORTLIST = 4 * SHORTLIST
 UNUSED = -1
-PAPER_FAMILIES = ("section", "blueprint", "importance", "per_element", "difficulty")
-SLACK = 1e-9
 BAND_SLACK = 1e-9
 MIN_SCALE = 1e-6
 KICK_SWAPS = 4
 KICK_TRIES = 20
 
 
-@dataclass
-class ContentRows:
-    """Per-paper content rules as a dense matrix: lower ≤ Σ rows[i]·x_i ≤ upper for each rule."""
-
-    rows: np.ndarray
-    lower: np.ndarray
-    upper: np.ndarray
-
-    def holds(self, totals: np.ndarray) -> np.ndarray:
-        """Which papers' (or candidates') row totals meet every rule."""
-        return np.all((totals >= self.lower - SLACK) & (totals <= self.upper + SLACK), axis=-1)
-
-
-def content_rows(pool: Pool, spec: PaperSpec) -> ContentRows:
-    """The content rows of one paper, read from the assembly model itself (one source of truth)."""
-    one = spec.model_copy(update={"forms": spec.forms.model_copy(update={"main": 1, "backup": 0}),
-                                  "include": []})
-    model = build_model(pool, one)
-    column = {v.name: i for i, v in enumerate(model.x[0])}
-    constraints: list[pulp.LpConstraint] = [
-        c for group, rows in model.groups.items() if family(group) in PAPER_FAMILIES for c in rows]
-    matrix = np.zeros((len(constraints), len(pool.table)))
-    lower = np.full(len(constraints), -np.inf)
-    upper = np.full(len(constraints), np.inf)
-    for r, constraint in enumerate(constraints):
-        for var, coefficient in constraint.items():
-            matrix[r, column[var.name]] = coefficient
-        if constraint.sense in (pulp.LpConstraintGE, pulp.LpConstraintEQ):
-            lower[r] = -constraint.constant
-        if constraint.sense in (pulp.LpConstraintLE, pulp.LpConstraintEQ):
-            upper[r] = -constraint.constant
-    return ContentRows(matrix.T, lower, upper)
-
-
 def movable_items(pool: Pool, spec: PaperSpec) -> np.ndarray:
-    """Items a swap may move: not in an item set, not in an enemy group, not an anchor."""
-    table = pool.table
-    return ~(table["set_id"].notna().to_numpy()
-             | np.array([bool(groups) for groups in enemy_lists(table)], dtype=bool)
-             | table["item_id"].isin(spec.include).to_numpy())
+    """Items a swap may move (inside their unit): every item but the anchors."""
+    return ~pool.table["item_id"].isin(spec.include).to_numpy()
+
+
+@dataclass
+class Units:
+    """The movable units: ``unit_of[item]`` (−1 for an item that never moves) and their count.
+    A set with a member that never moves does not move either."""
+
+    unit_of: np.ndarray
+    count: int
+
+    @classmethod
+    def of(cls, pool: Pool, movable: np.ndarray) -> Units:
+        codes, _ = unit_keys(pool.table).factorize()
+        stuck = np.unique(codes[~movable])
+        codes = np.where(np.isin(codes, stuck), -1, codes)
+        moving = codes >= 0
+        unit_of = np.full(len(codes), -1)
+        unit_of[moving] = np.unique(codes[moving], return_inverse=True)[1]
+        return cls(unit_of, int(unit_of.max()) + 1 if moving.any() else 0)
+
+    def summed(self, values: np.ndarray) -> np.ndarray:
+        """Per unit, the sum of its members' rows of ``values`` (items × k)."""
+        total = np.zeros((self.count, values.shape[1]))
+        members = self.unit_of >= 0
+        np.add.at(total, self.unit_of[members], values[members])
+        return total
+
+    def owners(self, selection: np.ndarray) -> np.ndarray:
+        """The paper holding each unit (UNUSED if none), from a [paper, item] selection."""
+        owner = np.full(self.count, UNUSED)
+        for f, chosen in enumerate(selection):
+            rows = chosen & (self.unit_of >= 0)
+            owner[self.unit_of[rows]] = f
+        return owner
+
+    def selection(self, owner: np.ndarray, papers: int, fixed: np.ndarray) -> np.ndarray:
+        """[paper, item] from unit owners, plus the ``fixed`` [paper, item] items that never move."""
+        item_owner = np.where(self.unit_of >= 0, owner[np.maximum(self.unit_of, 0)], UNUSED)
+        return np.array([item_owner == f for f in range(papers)]) | fixed
 
 
 def _softmin(levels: np.ndarray, floor: float, scale: float) -> np.ndarray:
@@ -112,15 +116,13 @@ def _excess_after(tif: np.ndarray, p: int, q: np.ndarray, new_p: np.ndarray, new
 
 
 class _Papers:
-    """The current papers: owner per movable item, weighted information and content totals per
-    paper (an item that never moves may stand in several papers; its owner is then immaterial)."""
+    """The current papers: owner per unit, weighted information and content totals per paper
+    (items that never move count in every paper that holds them)."""
 
-    def __init__(self, selection: np.ndarray, info: np.ndarray, content: ContentRows) -> None:
-        self.owner = np.full(selection.shape[1], UNUSED)
-        for f, chosen in enumerate(selection):
-            self.owner[chosen] = f
-        self.tif = selection.astype(float) @ info
-        self.totals = selection.astype(float) @ content.rows
+    def __init__(self, owner: np.ndarray, tif: np.ndarray, totals: np.ndarray) -> None:
+        self.owner = owner
+        self.tif = tif
+        self.totals = totals
 
     def swap(self, i: int, j: int, info: np.ndarray, content: ContentRows) -> None:
         p, q = self.owner[i], self.owner[j]
@@ -132,7 +134,7 @@ class _Papers:
         self.owner[i], self.owner[j] = q, p
 
 
-def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows, movable: np.ndarray,
+def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows,
                band: float | None, scale: float) -> tuple[int, int] | None:
     """The best feasible swap for the weakest paper that has one: while the band is broken, the
     swap that shrinks the excess most; after that, the one that lowers the soft minimum most
@@ -141,8 +143,8 @@ def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows, movable:
     floor = float(tif.min())
     excess = float(band_excess(tif, band)) if band is not None else 0.0
     for p in np.argsort(tif.min(axis=1), kind="stable"):
-        mine = np.flatnonzero((owner == p) & movable)
-        others = np.flatnonzero((owner != p) & movable)
+        mine = np.flatnonzero(owner == p)
+        others = np.flatnonzero(owner != p)
         if not len(mine) or not len(others):
             continue
         q = np.broadcast_to(owner[others], (len(mine), len(others))).ravel()
@@ -151,14 +153,17 @@ def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows, movable:
         new_p, new_q = tif[p] + delta, q_tif - delta
         gain = (_softmin(tif[p], floor, scale) + _softmin(q_tif, floor, scale)
                 - _softmin(new_p, floor, scale) - _softmin(new_q, floor, scale))
-        after = _excess_after(tif, int(p), q, new_p, new_q, band) if band is not None \
-            else np.zeros(len(q))
         if excess > BAND_SLACK:
+            assert band is not None
+            after = _excess_after(tif, int(p), q, new_p, new_q, band)
             useful = np.flatnonzero(after < excess - BAND_SLACK)
             order = useful[np.lexsort((-gain[useful], after[useful]))]
-        else:
-            useful = np.flatnonzero((gain > 1e-12) & (after <= BAND_SLACK))
-            order = useful[np.argsort(-gain[useful], kind="stable")]
+        else:  # the band is read only for the most promising swaps: it is the costly part
+            useful = np.flatnonzero(gain > 1e-12)
+            order = useful[np.argsort(-gain[useful], kind="stable")][:BAND_SHORTLIST]
+            if band is not None:
+                after = _excess_after(tif, int(p), q[order], new_p[order], new_q[order], band)
+                order = order[after <= BAND_SLACK]
         order = order[:SHORTLIST]
         i, j = mine[order // len(others)], others[order % len(others)]
         change = content.rows[j] - content.rows[i]
@@ -171,14 +176,14 @@ def _best_swap(papers: _Papers, info: np.ndarray, content: ContentRows, movable:
     return None
 
 
-def _kick(papers: _Papers, info: np.ndarray, content: ContentRows, movable: np.ndarray,
-          band: float | None, rng: np.random.Generator) -> None:
+def _kick(papers: _Papers, info: np.ndarray, content: ContentRows, band: float | None,
+          rng: np.random.Generator) -> None:
     """One random swap between two papers that keeps the content rules (and the band, once it
     holds): a step off a local optimum."""
     for _ in range(KICK_TRIES):
         p = int(rng.integers(len(papers.tif)))
-        mine = np.flatnonzero((papers.owner == p) & movable)
-        others = np.flatnonzero((papers.owner != p) & (papers.owner != UNUSED) & movable)
+        mine = np.flatnonzero(papers.owner == p)
+        others = np.flatnonzero((papers.owner != p) & (papers.owner != UNUSED))
         if not len(mine) or not len(others):
             return
         i = np.full(len(others), rng.choice(mine))
@@ -194,54 +199,71 @@ def _kick(papers: _Papers, info: np.ndarray, content: ContentRows, movable: np.n
             return
 
 
-def exchange(pool: Pool, spec: PaperSpec, selection: np.ndarray, deadline: float,
-             bound: float, clock: float, pinned: np.ndarray | None = None,
-             ) -> tuple[np.ndarray | None, list[tuple[float, float]]]:
-    """Improve disjoint papers by swaps until the gap to ``bound`` is within the tolerance or the
-    deadline, kicking the best papers with a few random swaps whenever the descent stalls. The
-    start must meet the content rules; a broken band is repaired first; ``pinned`` items (e.g.
-    shared by several papers) stay where they are. Returns the best papers
-    that meet the band (None if it was never met) and their (seconds, objective) record."""
+def weighted_information(pool: Pool, spec: PaperSpec) -> np.ndarray:
+    """Items × θ information divided by the θ weights: a paper's objective is its column minimum."""
     target = spec.information
     assert target is not None
     table = pool.table
-    band = target.parallel_band
     weights = np.asarray(target.weights or [1.0] * len(target.theta))
-    info = item_information(table["a"], table["b"], table["c"], target.theta) / weights
-    content = content_rows(pool, spec)
+    return item_information(table["a"], table["b"], table["c"], target.theta) / weights
+
+
+def exchange(pool: Pool, spec: PaperSpec, selection: np.ndarray, deadline: float,
+             bound: float, clock: float, pinned: np.ndarray | None = None,
+             patience: int | None = None,
+             ) -> tuple[np.ndarray | None, list[tuple[float, float]]]:
+    """Improve papers by unit swaps until the gap to ``bound`` is within the tolerance, the
+    deadline, or ``patience`` kicks in a row found no better papers (None: kick until the
+    deadline). The start must meet the content rules; a broken band is repaired first;
+    ``pinned`` items (e.g. shared by several papers) stay where they are, with their whole set.
+    Returns the best papers that meet the band (None if it was never met) and their
+    (seconds, objective) record."""
+    assert spec.information is not None
+    band = spec.information.parallel_band
+    info = weighted_information(pool, spec)
+    content = paper_caps(pool, spec)
     movable = movable_items(pool, spec)
     if pinned is not None:
         movable &= ~pinned
+    units = Units.of(pool, movable)
+    fixed = selection & (units.unit_of < 0)
+    unit_info, unit_content = units.summed(info), content.summed(units.unit_of, units.count)
     rng = np.random.default_rng(spec.solver.seed)
-    pinned = selection & ~movable
 
-    def papers_of(owner: np.ndarray) -> np.ndarray:
-        """[paper, item] from owners, with items that never move (some in several papers)."""
-        return np.array([owner == f for f in range(len(selection))]) | pinned
+    def papers_of(owner: np.ndarray) -> _Papers:
+        chosen = units.selection(owner, len(selection), fixed).astype(float)
+        return _Papers(owner.copy(), chosen @ info, chosen @ content.rows)
 
-    papers = _Papers(selection, info, content)
+    papers = papers_of(units.owners(selection))
     best: np.ndarray | None = None
     trajectory: list[tuple[float, float]] = []
     softness = list(SOFTNESS)
+    idle_kicks = 0
     while time.perf_counter() < deadline:
         value = float(papers.tif.min())
         parallel = band is None or band_excess(papers.tif, band) <= BAND_SLACK
         if parallel and (not trajectory or value > trajectory[-1][1]):
             trajectory.append((time.perf_counter() - clock, value))
             best = papers.owner.copy()
+            idle_kicks = 0
         gap = relative_gap(trajectory[-1][1], bound) if trajectory else None
         if gap is not None and gap <= spec.solver.gap:
             break
         if not softness:
+            if patience is not None and idle_kicks >= patience:
+                break
             if best is not None:
-                papers = _Papers(papers_of(best), info, content)
+                papers = papers_of(best)
             for _ in range(KICK_SWAPS):
-                _kick(papers, info, content, movable, band, rng)
+                _kick(papers, unit_info, unit_content, band, rng)
+            idle_kicks += 1
             softness = list(SOFTNESS)
-        move = _best_swap(papers, info, content, movable, band,
+        move = _best_swap(papers, unit_info, unit_content, band,
                           softness[0] * max(value, MIN_SCALE))
         if move is None:
             softness.pop(0)
             continue
-        papers.swap(*move, info, content)
-    return (None if best is None else papers_of(best)), trajectory
+        papers.swap(*move, unit_info, unit_content)
+    if best is None:
+        return None, trajectory
+    return units.selection(best, len(selection), fixed), trajectory

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from assembly.bank import Pool
+from assembly.bank import Pool, unit_keys
 from assembly.build import build_model
 from assembly.information import item_information
 from assembly.objective import information_matrix
@@ -23,11 +23,6 @@ from assembly.solve import HIGHS_FEASIBLE_SOLUTION, solve_highs
 from assembly.spec import PaperSpec
 
 MIN_PAPER_SECONDS = 0.5
-
-
-def _units(table: pd.DataFrame) -> pd.Series:
-    """Dealing units: an item set moves as one unit, every other item alone."""
-    return table["set_id"].where(table["set_id"].notna(), "item:" + table["item_id"])
 
 
 def pinned_anchors(pool: Pool, spec: PaperSpec) -> np.ndarray:
@@ -46,7 +41,7 @@ def deal_subpools(pool: Pool, spec: PaperSpec, key: np.ndarray, rng: np.random.G
     table = pool.table
     papers = len(spec.form_names)
     anchors = pinned.any(axis=0)
-    units = _units(table)
+    units = unit_keys(table)
     frame = pd.DataFrame({
         "unit": units,
         "stratum": table["type"] + "|" + table["element"].str.split("-").str[0],

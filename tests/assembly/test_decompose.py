@@ -12,7 +12,8 @@ from assembly.bank import eligible_pool
 from assembly.build import build_model
 from assembly.decompose import decomposable, shadow_lp_bound, share_out, solve_shadow
 from assembly.engine import forms_from_selection
-from assembly.exchange import content_rows, exchange
+from assembly.exchange import exchange
+from assembly.fit import paper_caps
 from assembly.solve import relaxation_bound
 from assembly.warmstart import deal_subpools, warm_start
 from tests.assembly.conftest import small_spec
@@ -71,7 +72,7 @@ def test_exchange_keeps_papers_valid_and_never_loses_information(bank):
     unbanded = load_spec(small_spec(forms={"main": 3, "backup": 0}, information={"parallel_band": None}))
     start = warm_start(pool, unbanded, 3.0)  # as the engine deals: the band is the exchange's to meet
     assert start is not None
-    content = content_rows(pool, spec)
+    content = paper_caps(pool, spec)
     assert content.holds(start.astype(float) @ content.rows).all()
     shadow = solve_shadow(pool, spec, 2.0)
     assert shadow is not None
