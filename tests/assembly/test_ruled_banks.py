@@ -24,7 +24,7 @@ from assembly.synthetic_ruled import RULED_SHAPES, ruled_problem
 from assembly.warmstart import warm_start
 
 ACCEPTED_GAP = 0.01
-TEST_SECONDS = 20.0
+TEST_SECONDS = 40.0  # a ceiling for slow CI machines; every shape stops at the 1 % gap well before it
 
 
 @pytest.fixture(scope="module", params=list(RULED_SHAPES))
