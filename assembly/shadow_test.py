@@ -173,7 +173,10 @@ class ShadowTest:
                penalty: np.ndarray | None = None, price: np.ndarray | None = None) -> ShadowChoice:
         """Re-solve the shadow test at θ̂ holding ``administered`` and return the next item: the
         rest of an item set once started, else the most informative free item of the shadow
-        test, eligible (unpenalised) ones first."""
+        test, eligible (unpenalised) ones first. ``penalty`` prices ineligible items out
+        (:meth:`penalty`); ``price`` is each item's exposure price (information units,
+        :mod:`assembly.exposure_control`), subtracted from its information in the objective so
+        that an overused item stays in the shadow test only where it is worth its price."""
         started = time.perf_counter()
         given = np.zeros(len(self.table), dtype=bool)
         given[self.rows(administered)] = True
