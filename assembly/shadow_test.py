@@ -170,10 +170,13 @@ class ShadowTest:
             raise ItemTableError(f"item {exc.args[0]} is not in this CAT's pool", column="item_id") from exc
 
     def select(self, theta: float, administered: Sequence[str],
-               penalty: np.ndarray | None = None) -> ShadowChoice:
+               penalty: np.ndarray | None = None, price: np.ndarray | None = None) -> ShadowChoice:
         """Re-solve the shadow test at θ̂ holding ``administered`` and return the next item: the
         rest of an item set once started, else the most informative free item of the shadow
-        test, eligible (unpenalised) ones first."""
+        test, eligible (unpenalised) ones first. ``penalty`` prices ineligible items out
+        (:meth:`penalty`); ``price`` is each item's exposure price (information units,
+        :mod:`assembly.exposure_control`), subtracted from its information in the objective so
+        that an overused item stays in the shadow test only where it is worth its price."""
         started = time.perf_counter()
         given = np.zeros(len(self.table), dtype=bool)
         given[self.rows(administered)] = True
@@ -182,7 +185,8 @@ class ShadowTest:
         self._hold(given)
         information = self.information(theta)
         priced = np.zeros(len(self.table)) if penalty is None else np.asarray(penalty, dtype=float)
-        cost = np.where(given, 0.0, priced - information)
+        extra = 0.0 if price is None else np.asarray(price, dtype=float)
+        cost = np.where(given, 0.0, priced + extra - information)
         highs = self._highs
         columns = self._columns
         highs.changeColsCost(len(columns), columns, cost)

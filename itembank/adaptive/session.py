@@ -117,7 +117,8 @@ class CatSession:
         eligible = self.exposure.marginal & self.exposure.segments[segment]
         with core_errors():
             choice = self.shadow.select(self.theta, self.administered,
-                                        self.shadow.penalty(self.theta, ~eligible))
+                                        self.shadow.penalty(self.theta, ~eligible),
+                                        self.pool.eligibility.price)
         self.choices.append(choice)
         self._pending = (choice.item_id, segment)
         return choice.item_id

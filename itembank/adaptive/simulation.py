@@ -42,8 +42,9 @@ class CatRun:
     and true score, pass decisions); ``choices``: one row per item given (position, item, answer,
     θ̂ and SE after it, segment, seconds the choice took, solver status, penalised items);
     ``exposure``: per item and segment (``all`` first) the candidates, how many were given the
-    item and the rate; ``eligibility``: the learned probabilities, without the online freeze
-    (what a pool is sealed with), or the ones used when not learning."""
+    item and the rate; ``eligibility``: the learned probabilities, without the online freeze,
+    and the exposure prices averaged over the last candidates (what a pool is sealed with), or
+    the ones used when not learning."""
 
     sessions: pd.DataFrame
     choices: pd.DataFrame
