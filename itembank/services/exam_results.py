@@ -149,7 +149,7 @@ def session_results(session: Session, actor: Actor, exam_id: int) -> pd.DataFram
                       for f in stored], ignore_index=True)
     answered = pd.DataFrame(session.execute(
         sa_select(col(Response.person_id), col(Item.external_id), col(Response.response))
-        .join(Item, col(Item.id) == Response.item_id).where(Response.paper_id == carrier.id)).all(),
+        .join(Item, col(Item.id) == Response.item_id).where(col(Response.paper_id) == carrier.id)).all(),
         columns=["person_id", "item_id", "response"])
     answered = answered.assign(paper_id=answered["person_id"])
     scored = scoring.score_responses(answered, keys).results

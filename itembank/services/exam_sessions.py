@@ -356,7 +356,7 @@ def plan_reassembly(session: Session, carrier: Paper, leaked: Sequence[str]) -> 
     exam = session_of_paper(session, carrier)
     blueprint = session.get(Blueprint, carrier.blueprint_id)
     assert blueprint is not None
-    where = {"occupation_code": blueprint.occupation_code, "level": blueprint.level, "exam_kind": blueprint.exam_kind,
+    where: dict[str, Any] = {"occupation_code": blueprint.occupation_code, "level": blueprint.level, "exam_kind": blueprint.exam_kind,
              "blueprint_version": blueprint.version, "exclude": list(leaked), "name": f"{exam.name}-reassembled",
              "replaces": exam.id}
     settings = exam.settings

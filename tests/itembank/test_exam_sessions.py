@@ -34,6 +34,11 @@ LOFT = {"max_exposure": 0.5, "max_mean_overlap": 0.3, "seed": 3}
 CAT = {"length": 12, "max_exposure": 0.5, "share": 0.6, "seed": 4}
 
 
+def sid(exam: ExamSession) -> int:
+    assert exam.id is not None
+    return exam.id
+
+
 def window() -> dict[str, Any]:
     start = utcnow() - timedelta(minutes=5)
     return {"not_before": start, "not_after": start + timedelta(hours=3)}
@@ -64,7 +69,7 @@ def test_a_loft_session_runs_offline_from_its_sealed_package(calibrated_bank: En
     with transaction(engine) as session:
         exam = exam_sessions.assemble_loft_session(session, staff["manager"], SPEC, TICKETS, level=3, **LOFT)
     with transaction(engine) as session:
-        checks = exam_sessions.verify_forms(session, staff["auditor"], exam.id)
+        checks = exam_sessions.verify_forms(session, staff["auditor"], sid(exam))
         stored = {f.ticket: f.item_ids for f in exam_sessions.forms(session, exam)}
     assert checks["ok"].all(), checks.loc[~checks["ok"]]
     assert sorted(stored) == TICKETS and len({tuple(sorted(v)) for v in stored.values()}) == len(TICKETS)
@@ -84,12 +89,12 @@ def test_a_loft_session_runs_offline_from_its_sealed_package(calibrated_bank: En
         for n, ticket in enumerate(TICKETS):
             form = offline.form(ticket)
             assert form["item_ids"] == stored[ticket] and form["paper"]["total_points"] == pytest.approx(100)
-            exam_sessions.verify_loft_form(session, staff["engine1"], exam.id, ticket, form["item_ids"])
+            exam_sessions.verify_loft_form(session, staff["engine1"], sid(exam), ticket, form["item_ids"])
             given = [i for s in form["sections"] for i in s["items"]]
             rows += [{"person_id": ticket, "item_id": i["item_id"],
                       "response": keyed.at[i["item_id"], "key"] if k < 40 + n else None} for k, i in enumerate(given)]
         with pytest.raises(IntegrityFailure) as swapped:
-            exam_sessions.verify_loft_form(session, staff["engine1"], exam.id, TICKETS[0], stored[TICKETS[1]])
+            exam_sessions.verify_loft_form(session, staff["engine1"], sid(exam), TICKETS[0], stored[TICKETS[1]])
     assert swapped.value.field == "item_ids"
 
     foreign = next(i for i in stored[TICKETS[1]] if i not in stored[TICKETS[0]])
@@ -100,7 +105,7 @@ def test_a_loft_session_runs_offline_from_its_sealed_package(calibrated_bank: En
     with transaction(engine) as session:
         exam_results.responses.submit_responses(session, staff["engine1"], exam.paper_id, "loft-1", rows)
     with transaction(engine) as session:
-        results = exam_results.session_results(session, staff["psychometrician"], exam.id)
+        results = exam_results.session_results(session, staff["psychometrician"], sid(exam))
     assert results["ticket"].tolist() == TICKETS and (results["max"] == 100).all()
     points = keyed["points"]
     expected = [points.loc[[i["item_id"] for s in offline.form(t)["sections"] for i in s["items"]][:40 + n]].sum()
@@ -108,14 +113,14 @@ def test_a_loft_session_runs_offline_from_its_sealed_package(calibrated_bank: En
     assert results["raw"].tolist() == pytest.approx(expected)
 
     with transaction(engine) as session:
-        assert exam_sessions.ledger_forms(session, staff["auditor"], exam.id) == stored
+        assert exam_sessions.ledger_forms(session, staff["auditor"], sid(exam)) == stored
         assert audit.verify(session).ok
     with engine.begin() as connection:  # a form edited behind the bank's back
         form_id = connection.execute(select(CandidateForm.id).where(CandidateForm.ticket == TICKETS[3])).scalar_one()
         connection.execute(CandidateForm.__table__.update().where(CandidateForm.__table__.c.id == form_id)  # type: ignore[attr-defined]
                            .values(item_ids=stored[TICKETS[4]]))
     with transaction(engine) as session, pytest.raises(IntegrityFailure) as edited:
-        exam_sessions.ledger_forms(session, staff["auditor"], exam.id)
+        exam_sessions.ledger_forms(session, staff["auditor"], sid(exam))
     assert edited.value.field == f"forms.{TICKETS[3]}"
 
 
@@ -130,7 +135,7 @@ def test_the_exposure_limit_is_the_sessions_and_a_short_bank_names_it(calibrated
         assert session.exec(select(ExamSession)).all() == []
         for tickets, where in ((["A1", "A1"], "tickets"), (["A1", ""], "tickets[1]"), ("A1", "tickets")):
             with pytest.raises(ValidationError) as bad:
-                exam_sessions.plan_loft(session, SPEC, tickets, level=3)  # type: ignore[arg-type]
+                exam_sessions.plan_loft(session, SPEC, tickets, level=3)
             assert bad.value.field == where
         with pytest.raises(ValidationError) as too_high:
             exam_sessions.plan_loft(session, SPEC, TICKETS, level=3, max_exposure=1.5)
@@ -183,27 +188,27 @@ def test_a_cat_pool_runs_offline_and_every_choice_replays_from_the_ledger(calibr
         forged = [dict(e) for e in logs[tickets[0]]]
         forged[2]["response"] = "Z" if forged[2]["score"] else opened["answer_key"][forged[2]["item_id"]]
         with pytest.raises(TamperedLog) as rescored:
-            exam_results.submit_cat_log(session, staff["engine1"], exam.id, tickets[0], forged)
+            exam_results.submit_cat_log(session, staff["engine1"], sid(exam), tickets[0], forged)
         swapped = [dict(e) for e in logs[tickets[0]]]
         swapped[3]["item_id"] = swapped[4]["item_id"]
         with pytest.raises(TamperedLog) as reordered:
-            exam_results.submit_cat_log(session, staff["engine1"], exam.id, tickets[0], swapped)
+            exam_results.submit_cat_log(session, staff["engine1"], sid(exam), tickets[0], swapped)
         with pytest.raises(ValidationError) as unfinished:
-            exam_results.submit_cat_log(session, staff["engine1"], exam.id, tickets[-1], logs[tickets[-1]])
+            exam_results.submit_cat_log(session, staff["engine1"], sid(exam), tickets[-1], logs[tickets[-1]])
     assert (rescored.value.field, rescored.value.code) == ("log[2].score", "tampered_log")
     assert reordered.value.field == "log[3].item_id" and unfinished.value.field == "log"
 
     for ticket in tickets[:-1]:
         with transaction(engine) as session:
-            exam_results.submit_cat_log(session, staff["engine1"], exam.id, ticket, logs[ticket])
+            exam_results.submit_cat_log(session, staff["engine1"], sid(exam), ticket, logs[ticket])
     with transaction(engine) as session:  # a retry of the same log is a no-op; another log for the ticket is not
-        exam_results.submit_cat_log(session, staff["engine1"], exam.id, tickets[0], logs[tickets[0]])
+        exam_results.submit_cat_log(session, staff["engine1"], sid(exam), tickets[0], logs[tickets[0]])
         with pytest.raises(Conflict):
-            exam_results.submit_cat_log(session, staff["engine1"], exam.id, tickets[0], logs[tickets[1]])
+            exam_results.submit_cat_log(session, staff["engine1"], sid(exam), tickets[0], logs[tickets[1]])
     with transaction(engine) as session:
-        results = exam_results.session_results(session, staff["auditor"], exam.id).set_index("ticket")
+        results = exam_results.session_results(session, staff["auditor"], sid(exam)).set_index("ticket")
         for ticket in tickets[:-1]:
-            replayed = exam_results.replay_cat(session, staff["auditor"], exam.id, ticket)
+            replayed = exam_results.replay_cat(session, staff["auditor"], sid(exam), ticket)
             assert replayed.administered == [e["item_id"] for e in logs[ticket]]
             assert results.at[ticket, "score"] == pytest.approx(offline.result(ticket)["score"])
             assert results.at[ticket, "items"] == CAT["length"]
@@ -235,9 +240,9 @@ def test_a_leaked_session_compromises_its_items_and_reassembles_without_them(
         assert session.get(Paper, exam.paper_id).status == "invalidated"  # type: ignore[union-attr]
         assert session.get(Paper, new.paper_id).status == "draft"  # type: ignore[union-attr]
         papers.approve_paper(session, staff["manager"], new.paper_id)
-        assert exam_sessions.ledger_forms(session, staff["auditor"], new.id).keys() == (
+        assert exam_sessions.ledger_forms(session, staff["auditor"], sid(new)).keys() == (
             set(TICKETS[:6]) if mode == "loft" else set())
     assert statuses == {"compromised"} and new_items and not new_items & leaked
     if mode == "loft":
         with transaction(engine) as session:
-            assert exam_sessions.verify_forms(session, staff["auditor"], new.id)["ok"].all()
+            assert exam_sessions.verify_forms(session, staff["auditor"], sid(new))["ok"].all()
