@@ -22,11 +22,12 @@ from itembank.demo.delivery_steps import WINDOW_LENGTH, WINDOW_OPENS_AFTER, answ
 from itembank.demo.state import DemoRun
 from itembank.engine_client import EngineClient
 from itembank.engine_offline import LoftPackage, open_session
-from itembank.models import AssemblyRun, Paper
+from itembank.models import AssemblyRun, Blueprint, Paper
 from itembank.models.base import utcnow
 from itembank.services import exam_results, exam_sessions
 from itembank.services import papers as paper_service
 from itembank.services.delivery import seal_paper
+from itembank.services.supply import active_item_table
 
 CANDIDATES = 20
 SETTINGS = {"max_exposure": 0.5, "max_mean_overlap": 0.3}
@@ -74,14 +75,14 @@ def loft_session(run: DemoRun, client: EngineClient) -> str:
     with transaction(run.engine) as session:
         results = exam_results.session_results(session, run.manager, exam_id)
         vouched = exam_sessions.ledger_forms(session, run.manager, exam_id)
-        points = paper_service.paper_items(session, run.manager, paper_id).set_index("item_id")["points"]
-        reference = list(exam.reference_ids)
-    truth = keys.join(points)
+        bank = active_item_table(session, session.get(Blueprint, carrier.blueprint_id))  # type: ignore[arg-type]
+    truth = run.truth.set_index("item_id")[["a", "b", "c"]].join(bank.set_index("item_id")["points"], how="inner")
+    reference = list(exam.reference_ids)
     equivalence = pd.DataFrame([
         {"ticket": t, "theta": a, "own paper": expected_percent(truth.loc[vouched[t]], a),
          "reference paper": expected_percent(truth.loc[reference], a)} for t, a in zip(offline.tickets, theta, strict=True)])
     equivalence["difference"] = equivalence["own paper"] - equivalence["reference paper"]
-    run.facts["loft"] = {"session": exam_id, "candidates": len(results), "items_used": len(points),
+    run.facts["loft"] = {"session": exam_id, "candidates": len(results), "items_used": len(keys),
                          "max_exposure": figures["max_exposure"], "exposure_limit": SETTINGS["max_exposure"],
                          "mean_overlap": figures["mean_overlap"], "max_tcc_deviation": figures["max_tcc_deviation"],
                          "mean_abs_difference": float(equivalence["difference"].abs().mean()),
@@ -89,7 +90,7 @@ def loft_session(run: DemoRun, client: EngineClient) -> str:
                          "pass_rate": float(results["passed"].mean()), "ledger_forms": len(vouched),
                          "results": results.to_dict("records"), "equivalence": equivalence.to_dict("records")}
     loft = run.facts["loft"]
-    return (f"{len(results)} candidates, one paper each from {len(points)} items (max exposure {loft['max_exposure']:.2f}, "
+    return (f"{len(results)} candidates, one paper each from {len(keys)} items (max exposure {loft['max_exposure']:.2f}, "
             f"mean overlap {loft['mean_overlap']:.3f}); sealed, pulled, run offline, scored per form; expected score on "
             f"own paper vs reference at true θ: mean |Δ| {loft['mean_abs_difference']:.2f}, max {loft['max_abs_difference']:.2f} "
             f"points; pass rate {100 * loft['pass_rate']:.1f} %")

@@ -151,6 +151,8 @@ def session_results(session: Session, actor: Actor, exam_id: int) -> pd.DataFram
         sa_select(col(Response.person_id), col(Item.external_id), col(Response.response))
         .join(Item, col(Item.id) == Response.item_id).where(col(Response.paper_id) == carrier.id)).all(),
         columns=["person_id", "item_id", "response"])
+    if answered.empty:
+        return pd.DataFrame(columns=["ticket", "raw", "max", "score_100", "passed"])
     answered = answered.assign(paper_id=answered["person_id"])
     scored = scoring.score_responses(answered, keys).results
     return (scored.rename(columns={"person_id": "ticket"})[["ticket", "raw", "max", "score_100", "passed"]]

@@ -57,6 +57,8 @@ def test_a_loft_session_over_http(bank_client: TestClient, auth: Auth, tokens: d
     missing = client.get(f"/exam-sessions/{exam['id']}/forms/NOBODY", headers=auth("auditor"))
     assert missing.status_code == 404 and missing.json()["field"] == "ticket"
 
+    none_yet = client.get(f"/exam-sessions/{exam['id']}/results", headers=auth("auditor"))
+    assert none_yet.status_code == 200 and none_yet.json() == []
     offline = open_session(deliver(client, auth, tokens["engine1"], exam["paper_id"]))
     assert isinstance(offline, LoftPackage) and offline.form(tickets[0])["form_hash"] == form["form_hash"]
     rows = [{"person_id": t, "item_id": i, "response": "A"} for t in tickets for i in offline.forms[t]]
