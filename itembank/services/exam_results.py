@@ -24,7 +24,7 @@ from itembank import audit, scoring
 from itembank.adaptive import CatPool, CatSession, TamperedLog
 from itembank.errors import Conflict, IntegrityFailure, ValidationError
 from itembank.hashing import content_hash, form_hash
-from itembank.models import CandidateForm, ExamSession, Item, Response, Role
+from itembank.models import CandidateForm, ExamSession, Item, ItemType, Response, Role
 from itembank.services import papers, responses
 from itembank.services.actors import Actor
 from itembank.services.exam_sessions import (
@@ -134,7 +134,7 @@ def replay_cat(session: Session, actor: Actor, exam_id: int, ticket: str) -> Cat
 
 def session_results(session: Session, actor: Actor, exam_id: int) -> pd.DataFrame:
     """One row per ticket with a form: LOFT raw, maximum, score out of 100 and pass on the candidate's own
-    paper; CAT items given, θ̂, SE, score on the reference paper and pass."""
+    paper (graders' marks on subjective items as ``responses.grade_subjective`` stored them); CAT items given, θ̂, SE, score on the reference paper and pass."""
     actor.require(*RESULT_READERS, action="read exam-session results")
     exam = get_exam_session(session, exam_id)
     if exam.mode == CAT:
@@ -148,12 +148,15 @@ def session_results(session: Session, actor: Actor, exam_id: int) -> pd.DataFram
     keys = pd.concat([responses.key_table([entries[i] for i in f.item_ids], paper_id=f.ticket)  # type: ignore[arg-type]
                       for f in stored], ignore_index=True)
     answered = pd.DataFrame(session.execute(
-        sa_select(col(Response.person_id), col(Item.external_id), col(Response.response))
+        sa_select(col(Response.person_id), col(Item.external_id), col(Response.response), col(Response.score))
         .join(Item, col(Item.id) == Response.item_id).where(col(Response.paper_id) == carrier.id)).all(),
-        columns=["person_id", "item_id", "response"])
+        columns=["person_id", "item_id", "response", "score"])
     if answered.empty:
         return pd.DataFrame(columns=["ticket", "raw", "max", "score_100", "passed"])
     answered = answered.assign(paper_id=answered["person_id"])
-    scored = scoring.score_responses(answered, keys).results
+    subjective = ~answered["item_id"].map(lambda i: ItemType(entries[i].version.type).objective)
+    grades = answered.loc[subjective & answered["score"].notna(), ["person_id", "paper_id", "item_id", "score"]]
+    scored = scoring.score_responses(answered[["person_id", "paper_id", "item_id", "response"]], keys,
+                                     grader_scores=grades).results
     return (scored.rename(columns={"person_id": "ticket"})[["ticket", "raw", "max", "score_100", "passed"]]
             .sort_values("ticket").reset_index(drop=True))
