@@ -7,6 +7,7 @@ from calibration.errors import (
     CalibrationSpecError,
     CalibrationWarning,
     ResponseLogError,
+    ResponseLogWarning,
 )
 from calibration.responses import ResponseMatrix, load_responses
 from calibration.result import CalibrationResult
@@ -18,6 +19,7 @@ __all__ = [
     "CalibrationSpecError",
     "CalibrationWarning",
     "ResponseLogError",
+    "ResponseLogWarning",
     "ResponseMatrix",
     "calibrate",
     "load_responses",

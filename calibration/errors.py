@@ -5,6 +5,10 @@
     └── CalibrationSpecError (ValueError)   a model choice, fixed-parameter table or config that is invalid
 
 Non-convergence is not an error: it is reported on the result (``converged``) with a warning.
+
+    UserWarning
+    ├── CalibrationWarning      a result that needs a look (no convergence, no standard errors)
+    └── ResponseLogWarning      a response-log column the reader ignores
 """
 
 from __future__ import annotations
@@ -29,3 +33,7 @@ class CalibrationSpecError(CalibrationError, ValueError):
 
 class CalibrationWarning(UserWarning):
     """A calibration finished but its result needs a look: no convergence, or unusable standard errors."""
+
+
+class ResponseLogWarning(UserWarning):
+    """A response log holds a column the reader ignores; the message names it (作答记录的列 note 未识别，已忽略)."""

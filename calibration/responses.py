@@ -4,11 +4,16 @@ A bank log is long (one row per person × item) and mostly empty when laid out a
 candidate sat one paper out of many. ``ResponseMatrix`` keeps the observed cells only (coordinate
 arrays plus scipy.sparse views), so nothing downstream densifies a large incomplete design.
 Validation happens once, here, with errors that name the column and the offending rows, so the
-estimators can trust their input.
+estimators can trust their input. The header is checked here too, by the rule every table of the
+project follows (``assembly.columns``): a column that looks like a known one (``scores``,
+``paperid``) is refused, any other unknown column is a ``ResponseLogWarning`` and is listed on the
+matrix (``ignored_columns``), so a notebook user calling ``load_responses`` learns of it as the
+command line's user does.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
@@ -18,13 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
-from calibration.errors import ResponseLogError
+from calibration.errors import ResponseLogError, ResponseLogWarning
 
 REQUIRED_COLUMNS = ("person_id", "item_id", "score")
 OPTIONAL_COLUMNS = ("paper_id", "option", "response_time", "group")
 KNOWN_COLUMNS = (*REQUIRED_COLUMNS, *OPTIONAL_COLUMNS, "response")
-"""The columns a response log may hold without a warning at the bank's edge: those read here or by
-``ctt``, and the raw ``response`` the bank logs beside each score (not read: scores are)."""
+"""The columns a response log may hold without a warning: those read here or by ``ctt``, and the raw
+``response`` the bank logs beside each score (not read: scores are)."""
 RESPONSE_LOG = "作答记录"
 """How messages name a response log."""
 SINGLE_GROUP = "all"
@@ -38,7 +43,7 @@ class ResponseMatrix:
     ``person_index``/``item_index``/``score`` are aligned arrays of the observed cells (sorted by
     person, then item). ``group`` is each person's group code into ``group_ids`` (one group when
     the log has no ``group`` column). ``max_score`` is each item's top score: the declared one
-    when given, else the highest observed.
+    when given, else the highest observed. ``ignored_columns`` are the log's columns nothing reads.
     """
 
     person_ids: pd.Index
@@ -50,6 +55,7 @@ class ResponseMatrix:
     group_ids: pd.Index
     group: np.ndarray
     paper: np.ndarray | None = None
+    ignored_columns: tuple[str, ...] = ()
 
     @property
     def n_persons(self) -> int:
@@ -116,8 +122,11 @@ def load_responses(
     ``known_items`` switches on bank mode: every item id in the log must be among them.
     ``max_scores`` (item id → top score) bounds each item's scores; items absent from it take
     their highest observed score. Rows with a missing score were not administered and are dropped.
+    A column that looks like a known one is a ``ResponseLogError`` naming both; any other unknown
+    column is a ``ResponseLogWarning`` (and in ``ignored_columns``).
     """
     frame = _read(source)
+    ignored = _check_header(frame)
     _require_columns(frame)
     frame = frame.reset_index(drop=True)
     _require_ids(frame)
@@ -150,6 +159,7 @@ def load_responses(
         group_ids=pd.Index(group_ids, name="group"),
         group=group_codes,
         paper=None if "paper_id" not in frame.columns else paper_ids.to_numpy()[paper_codes],
+        ignored_columns=ignored,
     )
 
 
@@ -162,8 +172,47 @@ def _read(source: pd.DataFrame | str | Path) -> pd.DataFrame:
     if path.suffix.lower() in {".parquet", ".pq"}:
         return pd.read_parquet(path)
     if path.suffix.lower() in {".csv", ".txt"}:
-        return pd.read_csv(path, dtype={"person_id": str, "item_id": str, "group": str, "paper_id": str})
+        return _read_csv(path)
     raise ResponseLogError(f"cannot read '{path.name}': expected a .csv or .parquet file", field="source")
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    """A CSV log, refusing a layout pandas would read wrong without a word: a header naming a column
+    twice (read as ``x.1``), data under a blank header (``Unnamed: 3``) or past the header's end
+    (a stray comma, which would otherwise shift every column one place)."""
+    names = [str(n).strip() for n in pd.read_csv(path, header=None, nrows=1, dtype=str, keep_default_na=False).iloc[0]]
+    repeated = [n for i, n in enumerate(names) if n and n in names[:i]]
+    if repeated:
+        raise ResponseLogError(f"作答记录的表头中列名 {repeated[0]} 出现了不止一次：无法确定该读哪一列，请删去重复的列或改名",
+                               field=repeated[0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", pd.errors.ParserWarning)
+        try:
+            frame = pd.read_csv(path, dtype={"person_id": str, "item_id": str, "group": str, "paper_id": str},
+                                index_col=False)
+        except pd.errors.ParserWarning as exc:
+            raise ResponseLogError(f"作答记录 {path.name} 有的行单元格多于表头：多出的内容没有列名，按原样会丢失"
+                                   "（请检查这些行是否多了逗号）", field="source") from exc
+    for position, column in enumerate(names):
+        held = _rows(frame.iloc[:, position].notna()) if not column else []
+        if held:
+            raise ResponseLogError(f"作答记录的第 {position + 1} 列没有列名，但在第 {held[0] + 2} 行有内容："
+                                   "没有列名的内容按原样会丢失，请补上列名或删去该列", field="source", rows=held)
+    return frame.set_axis(names, axis=1).drop(columns="", errors="ignore")
+
+
+def _check_header(frame: pd.DataFrame) -> tuple[str, ...]:
+    """The unknown columns, each warned about; a look-alike of a known column is refused before anything is read."""
+    # The one header rule of the project; imported here, as the rest of assembly is not needed.
+    from assembly.columns import LookAlikeColumn, check_columns
+
+    try:
+        unknown = check_columns(frame.columns, KNOWN_COLUMNS, table=RESPONSE_LOG)
+    except LookAlikeColumn as exc:
+        raise ResponseLogError(str(exc), field=exc.column) from exc
+    for column in unknown:
+        warnings.warn(str(column), ResponseLogWarning, stacklevel=3)
+    return tuple(column.column for column in unknown)
 
 
 def _rows(mask: np.ndarray | pd.Series) -> list[int]:

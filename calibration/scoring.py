@@ -6,7 +6,9 @@ response pattern, including all-correct and all-wrong; it reuses the calibration
 Fisher scoring on θ, vectorised over all observed responses at once (bincount per person); their
 standard error is 1/√information at the estimate (test information, plus 1/σ² for MAP). MLE does
 not exist for all-minimum or all-maximum patterns: those persons get the grid bound and a NaN
-standard error.
+standard error. A person whose every row in a long log is unscored (nothing administered) keeps a
+row: the prior's mean and sd for EAP (its moments on the grid) and MAP, NaN for MLE, rather than
+silently vanishing from the table the caller joins on.
 """
 
 from __future__ import annotations
@@ -40,14 +42,16 @@ def score_persons(
 ) -> pd.DataFrame:
     """Score persons on the scale of ``items`` (item_id, model, a, b, c, thresholds, as in ``result.items``).
 
-    Returns person_id, theta, se. The N(prior_mean, prior_sd²) prior is used by EAP and MAP.
+    Returns person_id, theta, se (sorted by person_id), one row for every person of the log, the
+    unscored ones too. The N(prior_mean, prior_sd²) prior is used by EAP and MAP.
     """
     settings = config or CalibrationConfig()
-    matrix = responses if isinstance(responses, ResponseMatrix) else load_responses(responses)
+    matrix = (responses if isinstance(responses, ResponseMatrix)
+              else load_responses(responses, max_scores=model_top_scores(items)))
     state = _fixed_state(matrix, items, prior_mean, prior_sd)
     reach = settings.quadrature_bound * prior_sd
+    quadrature = Quadrature.rectangular(settings.quadrature_points, settings.quadrature_bound)
     if method == "EAP":
-        quadrature = Quadrature.rectangular(settings.quadrature_points, settings.quadrature_bound)
         design = Design.build(matrix, settings.min_block_size)
         theta, se = eap(design, log_tables(state, design, quadrature), quadrature, matrix.n_persons)
     elif method in ("MAP", "MLE"):
@@ -55,7 +59,22 @@ def score_persons(
         theta, se = _modal(state, matrix, prior, bound=(prior_mean - reach, prior_mean + reach))
     else:
         raise CalibrationSpecError(f"unknown scoring method '{method}'; choose EAP, MAP or MLE", field="method")
-    return pd.DataFrame({"person_id": matrix.person_ids.to_numpy(), "theta": theta, "se": se})
+    scored = pd.DataFrame({"person_id": matrix.person_ids.to_numpy(), "theta": theta, "se": se})
+    unscored = _unscored_persons(responses, matrix)
+    if not len(unscored):
+        return scored
+    z = quadrature.z @ quadrature.weights
+    at_prior = {"EAP": (prior_mean + prior_sd * z, prior_sd * np.sqrt(quadrature.z**2 @ quadrature.weights - z**2)),
+                "MAP": (prior_mean, prior_sd), "MLE": (np.nan, np.nan)}[method]
+    prior_rows = pd.DataFrame({"person_id": unscored.to_numpy(), "theta": at_prior[0], "se": at_prior[1]})
+    return pd.concat([scored, prior_rows], ignore_index=True).sort_values("person_id", ignore_index=True)
+
+
+def _unscored_persons(responses: ResponseMatrix | pd.DataFrame, matrix: ResponseMatrix) -> pd.Index:
+    """Persons of a long log whose rows are all unscored: ``load_responses`` drops those rows."""
+    if isinstance(responses, ResponseMatrix) or "person_id" not in responses:
+        return pd.Index([])
+    return pd.Index(responses["person_id"].unique()).difference(matrix.person_ids)
 
 
 def eap(design: Design, tables: LogTables, quadrature: Quadrature, n_persons: int) -> tuple[FloatArray, FloatArray]:
@@ -81,10 +100,14 @@ def _fixed_state(matrix: ResponseMatrix, items: pd.DataFrame, prior_mean: float,
     table = table.loc[matrix.item_ids]
     models = table["model"].fillna("2PL").reset_index(drop=True) if "model" in table else pd.Series(["2PL"] * len(table))
     thresholds = table["thresholds"] if "thresholds" in table else pd.Series([None] * len(table), index=table.index)
-    top = np.array([_steps(t) if m in POLYTOMOUS else 1 for m, t in zip(models, thresholds, strict=True)])
+    top = model_top_scores(table.reset_index()).to_numpy().astype(int)
     if np.any(matrix.max_score > top):
         worst = matrix.item_ids[np.argmax(matrix.max_score > top)]
         raise CalibrationSpecError(f"item '{worst}' has scores above its model's top category", field="score")
+    if np.any(matrix.max_score < top):
+        worst = matrix.item_ids[np.argmax(matrix.max_score < top)]
+        raise CalibrationSpecError(f"item '{worst}' is read with a top score below its model's; load the log "
+                                   "with max_scores=model_top_scores(items)", field="score")
     fixed = table.reset_index().assign(position=np.arange(len(table)), thresholds=thresholds.to_numpy())
     if "c" not in fixed:
         fixed["c"] = 0.0
@@ -94,6 +117,16 @@ def _fixed_state(matrix: ResponseMatrix, items: pd.DataFrame, prior_mean: float,
                               free_mean=np.zeros(matrix.n_groups, dtype=bool),
                               free_log_sd=np.zeros(matrix.n_groups, dtype=bool))
     return ModelState(blocks=blocks, groups=group)
+
+
+def model_top_scores(items: pd.DataFrame) -> pd.Series:
+    """Each item's top score under its model, by item_id: 1 for the dichotomous models, the number
+    of thresholds for a polytomous one. A log is read on this scale, so an item that no one in it
+    answered right still has its point to miss (read on the observed maximum it would have none)."""
+    models = items["model"].fillna("2PL") if "model" in items else pd.Series("2PL", index=items.index)
+    thresholds = items["thresholds"] if "thresholds" in items else pd.Series(None, index=items.index, dtype=object)
+    tops = [_steps(t) if m in POLYTOMOUS else 1 for m, t in zip(models, thresholds, strict=True)]
+    return pd.Series(tops, index=items["item_id"].to_numpy(), dtype=float)
 
 
 def _steps(thresholds: object) -> int:

@@ -4,6 +4,8 @@ A document is a tree of nodes (module → unit → element) with codes like ``A`
 Weights (鉴定比重) are percentages within the parent, so siblings sum to 100; the absolute weight of a
 node (its share of the whole paper) is the product down the path. Leaves are elements and carry an
 importance X (core), Y (general) or Z (auxiliary). Every problem is reported with the node's code.
+A key (or Excel column) the parser does not read is named by ``check_document``: misspelt, a
+``wieght`` would leave the elements equally weighted without a word.
 """
 
 from __future__ import annotations
@@ -12,16 +14,25 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from itembank.columns import check_header
 from itembank.errors import ValidationError
 from itembank.hashing import content_hash
 from itembank.tabular import read_rows
 
+if TYPE_CHECKING:
+    from assembly.columns import UnknownColumn
+
 WEIGHT_TOLERANCE = 0.5
 _SEGMENT = re.compile(r"^[A-Z0-9]{1,3}$")
+DOCUMENT_KEYS = ("occupation", "occupation_code", "level", "level_name", "exam_kind", "version", "source", "nodes")
+"""The keys of a blueprint document (an Excel workbook's ``meta`` sheet holds all but ``nodes``)."""
+NODE_KEYS = ("code", "name", "weight", "importance", "children")
+"""The keys of a node (an Excel nodes sheet has all but ``children`` as columns)."""
+BLUEPRINT_TABLE = "细目表"
 
 
 @dataclass
@@ -106,7 +117,7 @@ def _excel_document(path: Path) -> dict[str, Any]:
         code = str(row.get("code") or "").strip()
         if not code:
             raise ValidationError(f"row {number}: the code is empty", field="code")
-        node = {k: row.get(k) for k in ("code", "name", "weight", "importance") if row.get(k) is not None}
+        node = {k: v for k, v in row.items() if v is not None}  # every column, for check_document to see
         node["code"], node["children"] = code, []
         by_code[code] = node
         parent = code.rsplit("-", 1)[0] if "-" in code else None
@@ -117,6 +128,24 @@ def _excel_document(path: Path) -> dict[str, Any]:
         else:
             raise ValidationError(f"row {number}: node {code} comes before its parent {parent}", field="code")
     return {**meta, "nodes": roots}
+
+
+def check_document(document: Any) -> list[UnknownColumn]:
+    """The document's keys and its nodes' keys (an Excel sheet's columns) the parser does not read, as
+    warnings; one that looks like a known key (``wieght``, ``levle``) is refused, naming both."""
+    if not isinstance(document, dict):
+        return []  # parse_blueprint says what is wrong with it
+    unknown = check_header(document, DOCUMENT_KEYS, table=BLUEPRINT_TABLE)
+    node_keys: dict[str, None] = {}
+    stack = [document.get("nodes")]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, dict):
+            node_keys.update(dict.fromkeys(str(key) for key in node))
+            stack.append(node.get("children"))
+    return unknown + check_header(node_keys, NODE_KEYS, table=BLUEPRINT_TABLE, field_prefix="nodes.")
 
 
 def parse_blueprint(document: dict[str, Any]) -> BlueprintSpec:

@@ -12,9 +12,12 @@ from itembank import audit
 from itembank.db import make_engine, transaction
 from itembank.demo import DemoOptions, DemoRun, evidence, run_demo
 from itembank.demo.report import pass_rate_table
+from itembank.demo.run import STEPS
+from itembank.demo.simulation_steps import STUDY_DIR
 from itembank.models import Incident, Item, Paper
 
-SMALL = {"n_items": 800, "n_candidates": 800, "pilot_responses_per_item": 300, "pretest_per_paper": 10}
+SMALL = {"n_items": 800, "n_candidates": 800, "pilot_responses_per_item": 300, "pretest_per_paper": 10,
+         "cat_candidates": 20, "cat_length": 20}
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +33,7 @@ def demo_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[DemoRun, DemoRu
 def test_second_run_starts_clean(demo_runs: tuple[DemoRun, DemoRun, list[str]]) -> None:
     first, second, lines = demo_runs
     assert sum("starting clean" in line for line in lines) == 2
-    assert sum(line.startswith("[10/10]") for line in lines) == 2
+    assert sum(line.startswith(f"[{STEPS}/{STEPS}]") for line in lines) == 2
     engine = make_engine(f"sqlite:///{second.options.database}")
     with transaction(engine) as session:
         assert len(session.exec(select(Item)).all()) == SMALL["n_items"]  # not twice: the first bank was deleted
@@ -43,9 +46,9 @@ def test_report_sections_and_numbers_match_the_bank(demo_runs: tuple[DemoRun, De
     page = Path(run.options.report).read_text(encoding="utf-8")
     for section in ("Timings", "Bank health", "Blueprint coverage", "Test information", "parameter recovery",
                     "Delivery and results", "Operational calibration", "Pretest items on the bank scale", "leak drill",
-                    "Audit ledger"):
+                    "Audit ledger", "CAT simulation study"):
         assert section in page, section
-    assert page.count("data:image/png;base64,") == 5
+    assert page.count("data:image/png;base64,") == 6
     assert f"RMSE b {run.facts['operational']['pretest_rmse_b']:.3f}" in page
     assert "<script" not in page and "http://" not in page.replace("http://127.0.0.1", "")
     table = pass_rate_table(run)
@@ -90,7 +93,7 @@ def test_demo_outcomes_are_plausible(demo_runs: tuple[DemoRun, DemoRun, list[str
     assert operational["pretest_rmse_b"] < 0.6 and operational["pretest_corr_b"] > 0.9
     pass_rate = run.facts["sitting"]["pass_rate"]
     assert 0.5 < pass_rate < 0.85  # prepared candidates (mean ability 0.5 above the pilot's) against a 60-point cut
-    assert [t.number for t in run.timings] == list(range(1, 11))
+    assert [t.number for t in run.timings] == list(range(1, STEPS + 1))
 
 
 def test_leak_drill_weighs_the_replacement_against_the_papers_beside_it(
@@ -104,7 +107,7 @@ def test_leak_drill_weighs_the_replacement_against_the_papers_beside_it(
     assert leaked not in strength.peers and strength.replacement not in strength.peers
     assert len(strength.peers) == 5  # three surviving main papers, the released backup and the one still held
     assert strength.ratio == pytest.approx(run.facts["replacement"]["ratio"])
-    step = [line for line in lines if line.startswith("[8/10]")][-1]
+    step = [line for line in lines if line.startswith(f"[8/{STEPS}]")][-1]
     assert step.endswith(strength.figure())
     page = Path(run.options.report).read_text(encoding="utf-8")
     sentence = strength.sentence()
@@ -126,3 +129,26 @@ def test_the_loft_session_is_sealed_run_offline_and_score_equivalent(
     assert loft["mean_abs_difference"] < 1.5 and loft["max_abs_difference"] < 4.0
     assert all(r["max"] == 100 for r in loft["results"])
     assert "LOFT exam session" in Path(run.options.report).read_text(encoding="utf-8")
+
+
+def test_cat_study_on_the_demo_bank(demo_runs: tuple[DemoRun, DemoRun, list[str]]) -> None:
+    """20 simulees × 20 items on the calibrated bank: every test verified clean, θ̂ about as accurate as its
+    reported SE says (RMSE within 1.6 × the RMS SE, which is about 0.3 at this length), and the report shows
+    the study's own figures and files."""
+    _, run, lines = demo_runs
+    report = run.facts["cat_study"]
+    simulees = report.simulees
+    assert report.candidates == SMALL["cat_candidates"] and (simulees["length"] == SMALL["cat_length"]).all()
+    assert report.violations == 0 and report.engine["checked_tests"] == SMALL["cat_candidates"]
+    assert report.recovery.rmse < 1.6 * float((simulees["se"] ** 2).mean() ** 0.5) < 0.8
+    assert report.classification["reference_tcc"].accuracy >= 0.75
+    slots = SMALL["cat_candidates"] * SMALL["cat_length"]  # at most this many distinct items can be used
+    assert 0 < report.exposure.max_rate <= 1 and report.exposure.unused_share >= 1 - slots / report.exposure.pool
+    page = Path(run.options.report).read_text(encoding="utf-8")
+    section = page[page.index("CAT simulation study"):]
+    for shown in (f"{report.recovery.rmse:.3f}", f"{100 * report.classification['reference_tcc'].accuracy:.1f} %",
+                  f"{report.exposure.max_rate:.3f}", f"{STUDY_DIR}/report.html"):
+        assert shown in section, shown
+    assert "data:image/png;base64," in section
+    assert (run.options.out / STUDY_DIR / "report.json").stat().st_size > 0
+    assert sum(line.startswith(f"[{STEPS}/{STEPS}] CAT simulation study") for line in lines) == 2

@@ -13,8 +13,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,27 +22,14 @@ import pandas as pd
 
 from assembly.bank import normalise_items
 from assembly.equivalence import Reference, reference_from, reference_paper
-from assembly.errors import InfeasibleSpec, ItemTableError, SpecError
 from assembly.exposure_control import Eligibility
 from assembly.shadow_test import ShadowSettings, ShadowTest
 from assembly.spec import PaperSpec, load_spec
-from itembank.errors import Infeasible, IntegrityFailure, ValidationError
+from itembank.core_errors import core_errors
+from itembank.errors import IntegrityFailure, ValidationError
 
 FORMAT = "itembank-cat-pool/1"
 PASS_THETA_TOLERANCE = 1e-6
-
-
-@contextmanager
-def domain_errors() -> Iterator[None]:
-    """The assembly core's errors as the bank's, naming the field."""
-    try:
-        yield
-    except SpecError as exc:
-        raise ValidationError(str(exc), field=exc.field or "spec") from exc
-    except ItemTableError as exc:
-        raise ValidationError(str(exc), field=f"items.{exc.column}" if exc.column else "items") from exc
-    except InfeasibleSpec as exc:
-        raise Infeasible(str(exc), field="spec", details={"conflicts": exc.constraints}) from exc
 
 
 @dataclass(frozen=True)
@@ -74,7 +60,7 @@ class CatPool:
     def __init__(self, items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | Path,
                  reference: Reference, *, eligibility: Eligibility | None = None, seed: int = 0,
                  settings: CatSettings | None = None) -> None:
-        with domain_errors():
+        with core_errors():
             self.items = normalise_items(items)
             self.spec = load_spec(spec)
             self.settings = settings or CatSettings()
@@ -93,7 +79,7 @@ class CatPool:
               settings: CatSettings | None = None) -> CatPool:
         """A pool whose reference paper is the given items (an operational paper) or, without
         them, the spec's own single paper assembled from ``items``."""
-        with domain_errors():
+        with core_errors():
             paper_spec = load_spec(spec)
             reference = (reference_from(items, paper_spec, list(reference_ids)) if reference_ids
                          else reference_paper(items, paper_spec, seed=seed))
@@ -138,7 +124,7 @@ class CatPool:
             ids, pass_theta = list(stored["item_ids"]), float(stored["pass_theta"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ValidationError(f"a CAT pool document lacks {exc}", field="reference") from exc
-        with domain_errors():
+        with core_errors():
             spec = load_spec(dict(document.get("spec", {})))
             reference = reference_from(items, spec, ids)
             eligibility = Eligibility.from_dict(document.get("eligibility", {}))

@@ -27,7 +27,8 @@ from assembly.exposure_control import CandidateExposure, segment_of
 from assembly.shadow_test import ShadowChoice
 from calibration.errors import CalibrationSpecError
 from calibration.posterior import GridPosterior
-from itembank.adaptive.pool import CatPool, domain_errors
+from itembank.adaptive.pool import CatPool
+from itembank.core_errors import core_errors
 from itembank.errors import Conflict, IntegrityFailure, ValidationError
 
 LOG_TOLERANCE = 1e-9
@@ -114,7 +115,7 @@ class CatSession:
             self.exposure.segments[segment] = self.pool.eligibility.draw_segment(
                 segment, self._rng(f"segment-{segment}"))
         eligible = self.exposure.marginal & self.exposure.segments[segment]
-        with domain_errors():
+        with core_errors():
             choice = self.shadow.select(self.theta, self.administered,
                                         self.shadow.penalty(self.theta, ~eligible))
         self.choices.append(choice)

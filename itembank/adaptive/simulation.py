@@ -57,17 +57,27 @@ class CatRun:
     def choice_seconds(self) -> np.ndarray:
         return self.choices["seconds"].to_numpy(dtype=float)
 
+    def tests(self) -> dict[str, list[str]]:
+        """Each simulee's items in the order given (every simulee, stopped early or not)."""
+        given = self.choices.groupby("candidate_id", sort=False)["item_id"].apply(list)
+        return {c: given.get(c, []) for c in self.sessions["candidate_id"]}
+
+    def full_tests(self) -> dict[str, list[str]]:
+        """The tests that reached the CAT's full length: the ones the paper's rules apply to."""
+        return {c: ids for c, ids in self.tests().items() if len(ids) == self.pool.length}
+
+    def verification(self) -> pd.DataFrame:
+        """Every rule of the CAT's spec on each full-length test on its own (a test is one
+        candidate's paper, named by the candidate), recomputed by the independent verifier
+        rather than trusted from the shadow test: one row per test and check, ``ok`` each."""
+        return verify(self.pool.items, self.pool.shadow.spec, self.full_tests(), across_papers=False)
+
     def violations(self) -> pd.DataFrame:
-        """Rules broken by any full-length test, checked by the independent verifier against the
-        CAT's spec (one row per candidate and broken rule; empty when every test holds)."""
-        rows = []
-        full = self.sessions.loc[self.sessions["length"] == self.pool.length, "candidate_id"]
-        tests = self.choices[self.choices["candidate_id"].isin(full)].groupby("candidate_id")["item_id"]
-        for candidate, ids in tests:
-            report = verify(self.pool.items, self.pool.shadow.spec, {"main-1": ids.tolist()})
-            rows += [{"candidate_id": candidate, "constraint": c}
-                     for c in report.loc[~report["ok"], "constraint"]]
-        return pd.DataFrame(rows, columns=["candidate_id", "constraint"])
+        """The broken rules of :meth:`verification`, one row per candidate and rule (empty when
+        every test holds)."""
+        checks = self.verification()
+        broken = checks.loc[~checks["ok"].astype(bool), ["form", "constraint"]]
+        return broken.rename(columns={"form": "candidate_id"}).reset_index(drop=True)
 
     def summary(self) -> dict[str, Any]:
         """Headline figures; the conditional exposure is over segments that at least

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TextIO
 
 import pandas as pd
 import typer
@@ -68,6 +69,26 @@ def warn(warnings: Iterable[object]) -> None:
     """Each warning as one ``warning: …`` line on stderr, apart from the command's output."""
     for warning in warnings:
         typer.echo(f"warning: {warning}", err=True)
+
+
+@contextmanager
+def shown_warnings(kind: type[Warning]) -> Iterator[None]:
+    """Show each warning of ``kind`` a core raises inside (``warnings.warn``) as a ``warn`` line, as it
+    comes: the core warns its notebook users itself, so the command line shows those warnings rather than
+    checking the same thing a second time."""
+    default = warnings.showwarning
+
+    def show(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+             file: TextIO | None = None, line: str | None = None) -> None:
+        if issubclass(category, kind):
+            warn([message])
+        else:
+            default(message, category, filename, lineno, file, line)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", kind)
+        warnings.showwarning = show
+        yield
 
 
 def read_table(path: Path, known: Iterable[str], *, table: str, field: str, field_prefix: str = "") -> pd.DataFrame:

@@ -12,7 +12,7 @@ from rich.table import Table
 from sqlmodel import select
 
 from itembank import audit
-from itembank.blueprint import load_document
+from itembank.blueprint import check_document, load_document
 from itembank.cli.app import app, console, context, warn
 from itembank.errors import IntegrityFailure, ValidationError
 from itembank.models import Role, User
@@ -91,9 +91,11 @@ def keys_list(ctx: typer.Context) -> None:
 @blueprint_app.command("import")
 def blueprint_import(ctx: typer.Context, path: Path) -> None:
     """Import a blueprint from YAML, JSON or Excel."""
+    document = load_document(path)
+    warn(check_document(document))
     c = context(ctx)
     with c.session() as session:
-        bp = blueprints.import_blueprint(session, c.actor(session), load_document(path))
+        bp = blueprints.import_blueprint(session, c.actor(session), document)
     console.print(f"imported blueprint {bp.occupation} {bp.occupation_code} level {bp.level} {bp.exam_kind} v{bp.version}")
 
 

@@ -9,7 +9,7 @@ import typer
 
 from itembank.cli.app import app
 
-FAST = {"n_items": 800, "n_candidates": 1500, "pilot_responses_per_item": 200}
+FAST = {"n_items": 800, "n_candidates": 1500, "pilot_responses_per_item": 200, "cat_candidates": 20}
 
 
 @app.command()
@@ -17,9 +17,9 @@ def demo(
     out: Annotated[Path, typer.Option(help="folder for demo.db and demo-report.html (the bank is recreated)")] = Path("out"),
     items: Annotated[int | None, typer.Option(min=300, help="items in the sample bank (default 3000)")] = None,
     candidates: Annotated[int | None, typer.Option(min=100, help="candidates sitting the main papers (default 4000)")] = None,
-    fast: Annotated[bool, typer.Option(help="a small run (800 items, 1500 candidates) for a quick look")] = False,
+    fast: Annotated[bool, typer.Option(help="a small run (800 items, 1500 candidates, 20 CAT simulees) for a quick look")] = False,
 ) -> None:
-    """Run the demo: bank, review, pilot calibration, assembly, sealed delivery, scoring, calibration, leak drill, ledger."""
+    """Run the demo: bank, review, pilot calibration, assembly, sealed delivery, scoring, calibration, leak drill, ledger, CAT study."""
     # Imported here, not at the top: plotting and the API server would slow every other command's start.
     from itembank.demo import DemoOptions, run_demo
 

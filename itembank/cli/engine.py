@@ -6,13 +6,14 @@ import json
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 
-from itembank.cli.app import app, console
+from itembank.cli.app import app, console, warn
+from itembank.columns import check_header
 from itembank.engine_client import EngineClient
 from itembank.errors import ValidationError
 from itembank.sealing import SealedPackage
+from itembank.tabular import read_rows
 
 engine_app = typer.Typer(help="Reference exam-engine client: pull sealed papers, open them, submit responses.",
                          no_args_is_help=True)
@@ -21,6 +22,8 @@ app.add_typer(engine_app, name="engine")
 Url = Annotated[str, typer.Option("--url", envvar="ITEMBANK_URL", help="base URL of the bank's API")]
 Token = Annotated[str, typer.Option("--token", envvar="ITEMBANK_ENGINE_TOKEN", help="this engine's bearer token")]
 RESPONSE_COLUMNS = ("person_id", "item_id", "response")
+"""The columns of a response file ``engine submit`` reads (what the bank takes per response)."""
+RESPONSE_FILE = "作答文件"
 
 
 def make_client(url: str, token: str) -> EngineClient:
@@ -66,18 +69,26 @@ def open_paper(
 
 
 def read_responses(path: Path) -> list[dict[str, str | None]]:
-    """A CSV of person_id, item_id, response; a blank response is an omitted item."""
-    try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise ValidationError(f"cannot read responses from {path}: {exc}", field="responses") from exc
-    missing = [c for c in RESPONSE_COLUMNS if c not in frame.columns]
+    """A .csv or .xlsx of person_id, item_id, response; a blank response is an omitted item.
+
+    Any other column is named in a warning (the bank stores only these three), and one that looks like
+    them (``responses``, ``person``) is refused: sent without it, every answer would be blank.
+    """
+    rows = read_rows(path)
+    header = list(dict.fromkeys(column for _, row in rows for column in row))
+    unknown = check_header(header, RESPONSE_COLUMNS, table=RESPONSE_FILE, field_prefix="responses.")
+    missing = [c for c in RESPONSE_COLUMNS if c not in header]
     if missing:
         raise ValidationError(f"{path} lacks column(s) {', '.join(missing)}", field=f"responses.{missing[0]}")
-    return [
-        {"person_id": person, "item_id": item, "response": response or None}
-        for person, item, response in frame[list(RESPONSE_COLUMNS)].itertuples(index=False, name=None)
-    ]
+    warn(unknown)
+    return [{column: _text(row.get(column)) for column in RESPONSE_COLUMNS} for _, row in rows]
+
+
+def _text(value: object) -> str | None:
+    """A cell as the text the bank takes; blank is None (an omitted item), an Excel number its digits."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(value)
 
 
 @engine_app.command("submit")

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from itembank.cli.app import app, console, context, read_item_table, read_table
+from itembank.cli.app import app, console, context, read_item_table, shown_warnings
 from itembank.errors import ValidationError
+from itembank.tabular import read_frame
 
 papers_app = typer.Typer(help="Papers drawn from the bank.", no_args_is_help=True)
 calibration_app = typer.Typer(help="Calibration runs in the bank.", no_args_is_help=True)
@@ -111,27 +112,28 @@ def calibrate(ctx: typer.Context, responses: Path,
               out: Annotated[Path | None, typer.Option(help="pure mode: write item estimates (.csv)")] = None,
               run: Annotated[str | None, typer.Option("--run", help="bank mode: store a calibration run with this name")] = None) -> None:
     """Calibrate items from a response log: pure mode (--out, no database) or bank mode (--run NAME)."""
-    from calibration.responses import KNOWN_COLUMNS, RESPONSE_LOG
+    from calibration import ResponseLogWarning
 
-    log = read_table(responses, KNOWN_COLUMNS, table=RESPONSE_LOG, field="path")
-    if run is None:
-        import calibration
+    log = read_frame(responses, field="path")
+    with shown_warnings(ResponseLogWarning):  # the log's unknown columns, as the calibration core reads it
+        if run is None:
+            import calibration
 
-        if out is None:
-            raise ValidationError("give --out FILE (pure mode) or --run NAME (bank mode)", field="out")
-        try:
-            result = calibration.calibrate(log, model=model, progress=True)
-        except ValueError as exc:
-            raise ValidationError(str(exc), field=getattr(exc, "field", None) or "responses") from exc
-        result.items.to_csv(out, index=False)
-        console.print(result.summary())
-        return
-    from itembank.services import calibration as service
+            if out is None:
+                raise ValidationError("give --out FILE (pure mode) or --run NAME (bank mode)", field="out")
+            try:
+                result = calibration.calibrate(log, model=model, progress=True)
+            except ValueError as exc:
+                raise ValidationError(str(exc), field=getattr(exc, "field", None) or "responses") from exc
+            result.items.to_csv(out, index=False)
+            console.print(result.summary())
+            return
+        from itembank.services import calibration as service
 
-    c = context(ctx)
-    with c.session() as session:
-        stored = service.run_calibration(session, c.actor(session), run, log, model, progress=True)
-        summary = stored.summary
+        c = context(ctx)
+        with c.session() as session:
+            stored = service.run_calibration(session, c.actor(session), run, log, model, progress=True)
+            summary = stored.summary
     console.print(f"stored calibration run '{run}' as provisional: {summary}")
 
 

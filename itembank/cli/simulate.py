@@ -16,7 +16,8 @@ import numpy as np
 import typer
 from tqdm.auto import tqdm
 
-from itembank.cli.app import app, read_item_table
+from itembank.cli.app import app, read_item_table, warn
+from itembank.columns import check_header
 from itembank.errors import ValidationError
 from itembank.tabular import read_frame
 
@@ -32,6 +33,9 @@ Candidates = Annotated[int | None, typer.Option("--candidates", help="simulated 
 Seed = Annotated[int, typer.Option(help="seed of the whole study (same seed, same report)")]
 Out = Annotated[Path, typer.Option("--out", help="directory for report.json, figure.png, report.html, simulees.csv")]
 Theta = Annotated[Path | None, typer.Option("--theta", help="true abilities (.csv with a theta column) instead of N(0, 1)")]
+THETA_COLUMNS = ("theta",)
+"""The one column a ``--theta`` file is read for; any other is named in a warning."""
+THETA_FILE = "能力值文件"
 
 
 def _abilities(theta: Path | None, candidates: int | None) -> tuple[int, np.ndarray | None]:
@@ -41,18 +45,24 @@ def _abilities(theta: Path | None, candidates: int | None) -> tuple[int, np.ndar
             raise ValidationError("give --candidates N or a --theta file", field="candidates")
         return candidates, None
     table = read_frame(theta, field="theta")
+    unknown = check_header(table.columns, THETA_COLUMNS, table=THETA_FILE, field_prefix="theta.")
     if "theta" not in table.columns:
         raise ValidationError(f"{theta.name} has no 'theta' column", field="theta")
+    warn(unknown)
     return (len(table) if candidates is None else candidates), table["theta"].to_numpy(dtype=float)
 
 
 @contextmanager
-def _progress(what: str) -> Iterator[Callable[[int, int], None]]:
-    """A tqdm bar on stderr fed by a (done, total) callback; it appears only on runs longer than a second."""
-    with tqdm(desc=what, file=sys.stderr, delay=1.0, leave=False) as bar:
+def _progress(what: str, then: str, delay: float = 1.0) -> Iterator[Callable[[int, int], None]]:
+    """A tqdm bar on stderr fed by a (done, total) callback; it appears only on runs longer than ``delay`` seconds.
+    Once every test is done the bar says ``then``, the work still to come (the independent verifier's
+    pass over every test, the scoring), so a long study never sits silent."""
+    with tqdm(desc=what, file=sys.stderr, delay=delay, leave=False) as bar:
         def update(done: int, total: int) -> None:
             bar.total = total
             bar.update(done - bar.n)
+            if done >= total:
+                bar.set_description(then)
 
         yield update
 
@@ -73,7 +83,7 @@ def simulate_loft(spec: Path, items: Items, out: Out, candidates: Candidates = N
 
     n, given = _abilities(theta, candidates)
     table = read_item_table(items, field_prefix="items.")
-    with _progress("papers") as progress:
+    with _progress("papers", "papers assembled; verifying and scoring") as progress:
         report = study(table, spec, n, seed=seed, theta=given, progress=progress)
     _finish(report, out)
 
@@ -87,6 +97,6 @@ def simulate_cat(spec: Path, items: Items, out: Out, candidates: Candidates = No
 
     n, given = _abilities(theta, candidates)
     table = read_item_table(items, field_prefix="items.")
-    with _progress("candidates") as progress:
+    with _progress("candidates", "tests done; verifying") as progress:
         report = study(table, spec, n, seed=seed, theta=given, length=length, progress=progress)
     _finish(report, out)

@@ -41,7 +41,8 @@ class DemoOptions:
     """Sizes of the run; the defaults are the full demo, tests pass smaller ones.
 
     The pilot sample defines the bank scale (abilities N(0, 1)); certification candidates have prepared,
-    so their abilities are centred ``candidate_mean`` above the pilot's.
+    so their abilities are centred ``candidate_mean`` above the pilot's. The CAT simulation study gives
+    ``cat_candidates`` simulees a CAT of ``cat_length`` items each.
     """
 
     out: Path
@@ -53,6 +54,8 @@ class DemoOptions:
     seed: int = 7
     level: int = 3
     spec_path: Path = SPEC_PATH
+    cat_candidates: int = 40
+    cat_length: int = 20
 
     @property
     def database(self) -> Path:

@@ -116,8 +116,9 @@ def run_calibration(
     ``model`` is one model for every objective item or a mapping item type → model (see ``item_models``).
     Items with operational parameters keep them (and their model) when ``fix_operational`` is set.
     ``config`` overrides the calibration core's defaults (priors, convergence) and is kept in the run's summary.
-    A log column that looks like a known one (``paperid``, ``groups``) is refused; other unknown columns
-    are ignored (the command line warns about them as it reads the file).
+    A log column that looks like a known one (``paperid``, ``groups``) is refused before anything else;
+    other unknown columns are ignored, each a ``calibration.ResponseLogWarning`` of ``load_responses``
+    (the command line shows them).
     """
     actor.require(*PSYCHOMETRICS, action="run calibrations")
     _refuse_taken_name(session, name)  # before the fit, to spare it

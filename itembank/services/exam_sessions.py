@@ -15,8 +15,7 @@ replayed from the sealed pool and the logged answers (:mod:`itembank.services.ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,11 +26,11 @@ from sqlmodel import Session, col, select
 
 import assembly
 from assembly.equivalence import reference_from
-from assembly.errors import RejectedSolution, SpecError
+from assembly.errors import SpecError
 from assembly.loft import candidate_names
 from itembank import audit
 from itembank.adaptive import CatPool
-from itembank.adaptive.pool import domain_errors
+from itembank.core_errors import core_errors
 from itembank.errors import Infeasible, IntegrityFailure, NotFound, ValidationError
 from itembank.hashing import content_hash, form_hash
 from itembank.models import (
@@ -80,16 +79,6 @@ class SessionPlan:
         return [i for i in self.table["item_id"] if i in wanted]
 
 
-@contextmanager
-def _core_errors() -> Iterator[None]:
-    with domain_errors():
-        try:
-            yield
-        except RejectedSolution as exc:
-            raise Infeasible(f"the papers failed independent verification and were refused: {exc}",
-                             field="solver") from exc
-
-
 def _tickets(tickets: Sequence[str]) -> list[str]:
     """Admission tickets as given: non-empty, unique, at most 64 characters."""
     if isinstance(tickets, str) or not isinstance(tickets, Sequence):
@@ -134,7 +123,7 @@ def plan_loft(session: Session, spec: dict[str, Any] | str | Path, tickets: Sequ
     names = _tickets(tickets)
     document = _document(spec, "loft", {"max_exposure": max_exposure, "max_mean_overlap": max_mean_overlap}, exclude)
     blueprint, table = _bank(session, occupation_code, level, exam_kind, blueprint_version)
-    with _core_errors():
+    with core_errors():
         result = assembly.assemble_loft(table, document, names, seed=seed)
     if not result.ok:
         short = result.status == "not_solved" or "exposure" in result.message
@@ -182,7 +171,7 @@ def plan_cat(session: Session, spec: dict[str, Any] | str | Path, tickets: Seque
     items = _cat_items(table.loc[~table["item_id"].isin(document["exclude"])], share, seed)
     if items.empty:
         raise Infeasible("the bank has no calibrated objective items for a CAT pool", field="bank")
-    with _core_errors():
+    with core_errors():
         pool = CatPool.build(items, document, seed=seed)
     return SessionPlan(CAT, name or document.get("name", "cat"), document,
                        {"seed": seed, "share": share, "length": pool.length,
@@ -346,7 +335,7 @@ def verify_forms(session: Session, actor: Actor, exam_id: int) -> pd.DataFrame:
     carrier = papers.get_paper(session, exam.paper_id)
     table = active_item_table(session, session.get(Blueprint, carrier.blueprint_id))  # type: ignore[arg-type]
     stored = [assembly.Form(f.ticket, "loft", list(f.item_ids)) for f in forms(session, exam)]
-    with _core_errors():
+    with core_errors():
         reference = reference_from(table, assembly.load_spec(exam.spec), exam.reference_ids)
         return assembly.verify_loft(table, exam.spec, stored, reference)
 

@@ -52,6 +52,15 @@ FLAT_COLUMNS = [
     *(f"option_{letter}" for letter in OPTION_LETTERS[:5]),
     "key", "rubric", "difficulty", "set_id", "stimulus", "enemy_groups", *EXPORT_ONLY_COLUMNS,
 ]
+"""The columns of an item file: options A–E always (the template writers fill in), more when items have them."""
+
+
+def flat_columns(rows: Iterable[Mapping[str, Any]]) -> list[str]:
+    """``FLAT_COLUMNS`` with a column after option_E for every further option the rows hold
+    (option_F, option_G …, in order), so an export keeps every option and imports back whole."""
+    more = {column for row in rows for column in row if column.startswith("option_")} - set(FLAT_COLUMNS)
+    after = FLAT_COLUMNS.index(f"option_{OPTION_LETTERS[4]}") + 1
+    return [*FLAT_COLUMNS[:after], *sorted(more, key=lambda column: (len(column), column)), *FLAT_COLUMNS[after:]]
 
 
 @dataclass(frozen=True)
@@ -177,7 +186,7 @@ def export_item_table(session: Session, actor: Actor, table: TableFormat, status
     name = name or f"items.{table}"
     rows = item_rows(session, list(statuses))
     download = io.BytesIO()
-    write_rows(download, FLAT_COLUMNS, rows, name)
+    write_rows(download, flat_columns(rows), rows, name)
     return _handed_out(session, actor, "items",
                        Export("items.export", name, table, tuple(statuses), len(rows), download.getvalue()))
 

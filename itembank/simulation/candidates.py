@@ -13,7 +13,6 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from calibration.responses import load_responses
 from calibration.scoring import score_persons
 from calibration.simulate import simulate_dichotomous, to_long
 from itembank.errors import ValidationError
@@ -68,8 +67,9 @@ def answer_and_score(table: pd.DataFrame, held: npt.NDArray[np.bool_], theta: Fl
     """0/1 answers of each candidate (rows of ``held``) to their test's items (columns: rows of the
     normalised ``table``), drawn from the 3PL at true θ, and their EAP θ̂ and SE on the bank scale.
 
-    Only items some test holds are simulated, so memory follows the tests, not the bank. Every item
-    is declared 0/1, so an item nobody answered right still counts as a wrong answer in the score.
+    Only items some test holds are simulated, so memory follows the tests, not the bank. The scorer
+    reads every item on its model's 0/1 scale, so an item nobody answered right still counts as a
+    wrong answer.
     """
     used = held.any(axis=0)
     chosen = table.loc[used]
@@ -82,7 +82,6 @@ def answer_and_score(table: pd.DataFrame, held: npt.NDArray[np.bool_], theta: Fl
                                  chosen["c"].fillna(0.0).to_numpy(), rng)
     answers[:, used] = drawn * held[:, used]
     persons = np.array([f"c{k + 1:06d}" for k in range(len(theta))])
-    ids = chosen["item_id"].to_numpy()
-    log = load_responses(to_long(drawn, persons, ids, seen=held[:, used]), max_scores=dict.fromkeys(ids, 1))
+    log = to_long(drawn, persons, chosen["item_id"].to_numpy(), seen=held[:, used])
     scores = score_persons(log, scoring_parameters(chosen), "EAP").set_index("person_id").loc[persons]
     return answers, scores.reset_index()

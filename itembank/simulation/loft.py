@@ -20,16 +20,10 @@ import pandas as pd
 import assembly
 from assembly.bank import eligible_pool, item_scores, normalise_items
 from assembly.spec import PaperSpec
+from itembank.core_errors import core_errors
 from itembank.simulation.candidates import answer_and_score, incidence, simulee_rng, true_abilities
-from itembank.simulation.errors import core_errors, refuse_infeasible
-from itembank.simulation.metrics import (
-    classification,
-    exposure_summary,
-    item_uses,
-    mean_overlap,
-    theta_recovery,
-    timing_summary,
-)
+from itembank.simulation.errors import feasible_reference, refuse_infeasible
+from itembank.simulation.metrics import timing_summary
 from itembank.simulation.result import SimulationReport
 
 
@@ -45,15 +39,16 @@ def simulate_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
         truth = true_abilities(candidates, rng, theta)
         result = assembly.assemble_loft(items, spec, candidates, seed=seed, progress=progress)
     refuse_infeasible(result.ok, result.status, result.diagnosis, "LOFT papers")
+    reference = feasible_reference(result.reference)
     with core_errors():
         bank = normalise_items(items)
         pool_ids = eligible_pool(items, spec).table["item_id"]
-        verification = assembly.verify_loft(items, spec, result.forms, result.reference)
+        verification = assembly.verify_loft(items, spec, result.forms, reference)
     papers = [form.item_ids for form in result.forms]
     held = incidence(bank["item_id"], papers)
     answers, scores = answer_and_score(bank, held, truth, rng)
     raw = answers @ (item_scores(bank, spec) * 100.0 / spec.total_points)
-    reference, pass_mark = result.reference, spec.equivalence.pass_mark
+    pass_mark = spec.equivalence.pass_mark
     true_score = reference.percent(truth, spec)
     reported = reference.percent(scores["theta"].to_numpy(), spec)
     simulees = pd.DataFrame({
@@ -62,18 +57,13 @@ def simulate_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
         "true_score": true_score, "score": reported, "raw_score": raw,
         "true_passed": true_score >= pass_mark, "passed": reported >= pass_mark, "raw_passed": raw >= pass_mark,
     })
-    uses = pd.Series(item_uses(held), index=bank["item_id"]).reindex(pool_ids, fill_value=0)
-    return SimulationReport(
-        mode="loft", spec_name=spec.name, seed=seed, pass_mark=pass_mark, pass_theta=reference.pass_theta,
-        simulees=simulees, recovery=theta_recovery(truth, simulees["theta"]),
-        classification={"reference_tcc": classification(true_score, reported, pass_mark),
-                        "own_paper": classification(true_score, raw, pass_mark)},
-        exposure=exposure_summary(pool_ids, uses.to_numpy(), len(papers)),
-        mean_overlap=mean_overlap(held),
+    return SimulationReport.measure(
+        "loft", spec_name=spec.name, seed=seed, pass_mark=pass_mark, pass_theta=reference.pass_theta,
+        simulees=simulees, held=held, item_ids=bank["item_id"], pool_ids=pool_ids,
         limits={"max_exposure": spec.loft.max_exposure, "max_mean_overlap": spec.loft.max_mean_overlap,
                 "tcc_tolerance": spec.equivalence.tolerance},
         verification=verification, timings={"per_paper": timing_summary(result.paper_seconds)},
-        seconds=time.perf_counter() - started,
-        engine={"status": result.status, "papers": len(papers), "reference_items": len(reference.item_ids)},
+        started=started, engine={"status": result.status, "papers": len(papers),
+                                 "reference_items": len(reference.item_ids)},
         equivalence=result.tcc,
     )

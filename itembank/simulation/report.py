@@ -36,7 +36,11 @@ def key_figures(report: SimulationReport) -> pd.DataFrame:
     rows: list[tuple[str, float, float | None]] = [("θ RMSE", report.recovery.rmse, None), ("θ bias", report.recovery.bias, None)]
     rows += [(f"classification accuracy ({SCORE_LABELS[name]})", c.accuracy, None)
              for name, c in report.classification.items()]
-    rows += [("max item exposure", e.max_rate, limits["max_exposure"]), ("unused share of the pool", e.unused_share, None),
+    conditional = report.conditional_exposure
+    rows.append(("max item exposure", e.max_rate, limits["max_exposure"] if conditional is None else None))
+    if conditional is not None:
+        rows.append(("max item exposure within a θ̂ segment", conditional, limits["max_exposure"]))
+    rows += [("unused share of the pool", e.unused_share, None),
              ("mean pairwise overlap", report.mean_overlap, limits.get("max_mean_overlap")),
              ("constraint violations", float(report.violations), 0.0)]
     return pd.DataFrame(rows, columns=["figure", "value", "limit"])

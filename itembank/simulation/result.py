@@ -7,12 +7,24 @@ recovery, pass/fail classification, exposure, overlap, independent verification 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+import numpy.typing as npt
 import pandas as pd
 
-from itembank.simulation.metrics import Classification, ExposureSummary, ThetaRecovery
+from itembank.simulation.metrics import (
+    Classification,
+    ExposureSummary,
+    Incidence,
+    ThetaRecovery,
+    classification,
+    exposure_summary,
+    item_uses,
+    mean_overlap,
+    theta_recovery,
+)
 
 SCORE_LABELS = {"reference_tcc": "reference TCC at θ̂", "own_paper": "raw score on own paper"}
 
@@ -58,9 +70,44 @@ class SimulationReport:
     engine: dict[str, Any] = field(default_factory=dict)
     equivalence: pd.DataFrame | None = None
 
+    @classmethod
+    def measure(cls, mode: Literal["loft", "cat"], *, spec_name: str, seed: int | None, pass_mark: float,
+                pass_theta: float, simulees: pd.DataFrame, held: Incidence, item_ids: npt.ArrayLike,
+                pool_ids: npt.ArrayLike, limits: dict[str, float], verification: pd.DataFrame,
+                timings: dict[str, dict[str, float]], started: float, engine: dict[str, Any],
+                equivalence: pd.DataFrame | None = None) -> SimulationReport:
+        """The report of a study from what both modes gather: the simulees table, which items
+        (columns, in ``item_ids`` order) each test held, the eligible pool and the verifier's rows.
+        Pass/fail is classified on every reported score the table has (the reference TCC at θ̂,
+        and the raw score on the candidate's own paper where there is one); exposure counts
+        every eligible item, the ones no test held too; ``started`` is the study's
+        ``time.perf_counter()`` at its start."""
+        scores = {name: column for name, column in (("reference_tcc", "score"), ("own_paper", "raw_score"))
+                  if column in simulees}
+        uses = pd.Series(item_uses(held), index=pd.Index(item_ids)).reindex(pool_ids, fill_value=0)
+        return cls(
+            mode=mode, spec_name=spec_name, seed=seed, pass_mark=pass_mark, pass_theta=pass_theta,
+            simulees=simulees, recovery=theta_recovery(simulees["true_theta"], simulees["theta"]),
+            classification={name: classification(simulees["true_score"], simulees[column], pass_mark)
+                            for name, column in scores.items()},
+            exposure=exposure_summary(pool_ids, uses.to_numpy(), held.shape[0]),
+            mean_overlap=mean_overlap(held), limits=limits, verification=verification, timings=timings,
+            seconds=time.perf_counter() - started, engine=engine, equivalence=equivalence,
+        )
+
     @property
     def candidates(self) -> int:
         return len(self.simulees)
+
+    @property
+    def conditional_exposure(self) -> float | None:
+        """CAT: the largest exposure of an item among the candidates whose θ̂ visited one segment
+        (segments at least 5 % of them visited), the rate the conditional Sympson–Hetter control
+        holds at ``max_exposure`` to within about one candidate of the segment (an item is frozen
+        once its rate reaches the limit); the overall rate mixes the segments a test passes through.
+        None for LOFT, where the limit is on the overall rate."""
+        value = self.engine.get("max_conditional_exposure")
+        return None if value is None else float(value)
 
     @property
     def violations(self) -> int:
@@ -80,7 +127,8 @@ class SimulationReport:
             "theta": {"rmse": self.recovery.rmse, "bias": self.recovery.bias,
                       "by_decile": records(self.recovery.by_decile)},
             "classification": {name: c.to_dict() for name, c in self.classification.items()},
-            "exposure": {"tests": e.tests, "pool": e.pool, "max": e.max_rate, "mean": e.mean_rate,
+            "exposure": {"tests": e.tests, "pool": e.pool, "max": e.max_rate,
+                         "max_conditional": self.conditional_exposure, "mean": e.mean_rate,
                          "quantiles": e.quantiles, "unused_share": e.unused_share,
                          "histogram": records(e.histogram)},
             "overlap": {"mean": self.mean_overlap},
@@ -116,7 +164,10 @@ class SimulationReport:
             lines.append(f"pass/fail at {c.pass_mark:g} by {SCORE_LABELS[name]}: accuracy {100 * c.accuracy:.1f} % "
                          f"(false pass {100 * c.false_pass:.1f} %, false fail {100 * c.false_fail:.1f} %)")
         e = self.exposure
-        lines.append(f"exposure over {e.pool:,} eligible items: max {e.max_rate:.3f} (limit {self.limits['max_exposure']:g}), "
+        cap = f"(limit {self.limits['max_exposure']:g})"
+        held = (cap if self.conditional_exposure is None
+                else f"overall, {self.conditional_exposure:.3f} within a θ̂ segment {cap}")
+        lines.append(f"exposure over {e.pool:,} eligible items: max {e.max_rate:.3f} {held}, "
                      f"p90 {e.quantiles['p90']:.3f}, unused {100 * e.unused_share:.1f} % of the pool")
         limit = self.limits.get("max_mean_overlap")
         lines.append(f"mean pairwise overlap {self.mean_overlap:.3f}" + (f" (limit {limit:g})" if limit is not None else ""))

@@ -248,3 +248,24 @@ def test_a_nul_character_in_a_cell_is_refused_naming_row_and_column() -> None:
     with pytest.raises(ValidationError) as caught:
         read_rows(io.BytesIO(content), "nul.csv")
     assert caught.value.details == [{"row": 3, "column": "stem", "problem": "holds a NUL character"}]
+
+
+def test_a_file_whose_cells_would_be_lost_or_renamed_is_refused_naming_row_and_column(
+        client: TestClient, auth: Auth) -> None:
+    """A column named twice (pandas' ``x.1``), data under a blank header (``Unnamed: 3``) or past the
+    header's end were dropped or renamed without a word; now each is a 422 saying where."""
+    blueprint_id = import_blueprint(client, auth)
+    good = table_bytes([item_row(n, ELEMENTS[n % len(ELEMENTS)]) for n in range(1, 3)], "items.csv").decode("utf-8-sig")
+    header, first, second = good.splitlines()
+    refusals = {
+        "twice.csv": (f"{header},stem\n{first},另一题干\n", "stem", "出现了两次"),
+        "blank.csv": (f"{header},\n{first},\n{second},备注\n", "file", "没有列名，但第 3 行在该列有内容 '备注'"),
+        "longer.csv": (f"{header}\n{first}\n{second},多出\n", "file", "第 3 行有"),
+    }
+    for name, (content, field, message) in refusals.items():
+        response = upload(client, auth("writer"), blueprint_id, name, content.encode("utf-8"))
+        assert response.status_code == 422, name
+        body = response.json()
+        assert body["code"] == "validation_error" and body["field"] == field, body
+        assert message in body["message"] and name in body["message"], body
+    assert total(client, auth) == 0

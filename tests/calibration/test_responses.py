@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from calibration import ResponseLogError, load_responses
+from calibration import ResponseLogError, ResponseLogWarning, load_responses
 
 
 @pytest.fixture
@@ -99,3 +99,39 @@ def test_round_trip_keeps_every_cell(cells: list[tuple[int, int, int]]) -> None:
     assert len(merged) == len(frame) == matrix.n_responses
     assert (merged["score"] == merged["score_back"]).all()
     assert matrix.scores.sum() == frame["score"].sum()
+
+
+def test_an_unknown_column_is_warned_about_and_listed_on_the_matrix(log: pd.DataFrame) -> None:
+    """A notebook user calling load_responses directly learns what the command line's user learns."""
+    with pytest.warns(ResponseLogWarning, match="^作答记录的列 note 未识别，已忽略$"):
+        matrix = load_responses(log.assign(note="x", response="B"))
+    assert matrix.ignored_columns == ("note",)
+    assert load_responses(log).ignored_columns == ()
+
+
+@pytest.mark.parametrize(("column", "known"), [("scores", "score"), ("paperid", "paper_id"), ("Group", "group")])
+def test_a_column_looking_like_a_known_one_is_refused_naming_both(log: pd.DataFrame, column: str, known: str) -> None:
+    """Ignored, ``groups`` would fit one group instead of two and ``paperid`` drop the paper of each person."""
+    renamed = log.drop(columns=[known]) if known in log.columns else log
+    with pytest.raises(ResponseLogError, match=f"作答记录的列 {column} 未识别，是否应为 {known}？") as caught:
+        load_responses(renamed.assign(**{column: log.get(known, "A")}))
+    assert caught.value.field == column
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("person_id,item_id,score,score\np1,i1,1,0\n", "列名 score 出现了不止一次"),
+    ("person_id,item_id,score,\np1,i1,1,\np2,i1,0,x\n", "第 4 列没有列名，但在第 3 行有内容"),
+    ("person_id,item_id,score\np1,i1,1,1\np2,i1,0\n", "有的行单元格多于表头"),
+])
+def test_a_csv_log_laid_out_so_pandas_would_misread_it_is_refused(tmp_path, text: str, message: str) -> None:
+    """The stray comma of the last case made pandas take person_id as the index and shift every column."""
+    (tmp_path / "log.csv").write_text(text, encoding="utf-8")
+    with pytest.raises(ResponseLogError, match=message):
+        load_responses(tmp_path / "log.csv")
+
+
+def test_a_csv_log_with_blank_trailing_cells_reads_unshifted(tmp_path) -> None:
+    (tmp_path / "log.csv").write_text("person_id,item_id,score,\np1,i1,1,\np2,i1,0,\n", encoding="utf-8")
+    matrix = load_responses(tmp_path / "log.csv")
+    assert list(matrix.person_ids) == ["p1", "p2"] and list(matrix.score) == [1, 0]
+    assert matrix.ignored_columns == ()

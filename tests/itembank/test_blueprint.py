@@ -78,3 +78,35 @@ def test_excel_blueprint_builds_the_same_tree(tmp_path) -> None:
     assert [(n.code, n.absolute_weight, n.importance) for n in again.nodes()] == [
         (n.code, n.absolute_weight, n.importance) for n in spec.nodes()
     ]
+
+
+def test_keys_the_parser_does_not_read_are_named_and_look_alikes_refused(tmp_path) -> None:
+    """Ignored, a misspelt ``wieght`` on every element would leave them equally weighted without a word."""
+    from itembank.blueprint import check_document
+
+    document = small_blueprint_document()
+    assert check_document(document) == []
+    noted = copy.deepcopy(document) | {"note": "草稿"}
+    noted["nodes"][0]["备注"] = "x"
+    assert [str(u) for u in check_document(noted)] == ["细目表的列 note 未识别，已忽略", "细目表的列 备注 未识别，已忽略"]
+    misspelt = copy.deepcopy(document)
+    element = misspelt["nodes"][0]["children"][0]["children"][0]
+    element["wieght"] = element.pop("weight", 50)
+    with pytest.raises(ValidationError, match="细目表的列 wieght 未识别，是否应为 weight？") as caught:
+        check_document(misspelt)
+    assert caught.value.field == "nodes.wieght"
+    with pytest.raises(ValidationError, match="细目表的列 levle 未识别，是否应为 level？"):
+        check_document({**document, "levle": 3})
+
+
+def test_an_excel_blueprint_column_the_parser_does_not_read_is_named(tmp_path) -> None:
+    from openpyxl import Workbook
+
+    from itembank.blueprint import check_document, load_document
+
+    workbook = Workbook()
+    workbook.active.append(["code", "name", "importance", "weigth"])
+    workbook.active.append(["A", "模块", None, 100])
+    workbook.save(tmp_path / "bp.xlsx")
+    with pytest.raises(ValidationError, match="细目表的列 weigth 未识别，是否应为 weight？"):
+        check_document(load_document(tmp_path / "bp.xlsx"))

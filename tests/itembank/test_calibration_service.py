@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from calibration import ResponseLogWarning
 from calibration.simulate import simulate_dichotomous, to_long
 from itembank.db import transaction
 from itembank.errors import Conflict, Forbidden, ValidationError
@@ -82,6 +83,15 @@ def test_bad_logs_and_wrong_roles_store_nothing(engine: Engine, staff: dict[str,
         from itembank.models import CalibrationRun
 
         assert session.exec(select(CalibrationRun)).first() is None
+
+
+def test_an_unknown_log_column_is_one_warning_and_the_run_is_stored(engine: Engine, staff: dict[str, Actor]) -> None:
+    """The calibration core warns (the command line shows it); the service adds no second warning of its own."""
+    _bank(engine, staff)
+    log, _ = _log(5)
+    with pytest.warns(ResponseLogWarning) as caught, transaction(engine) as session:
+        service.run_calibration(session, staff["psychometrician"], "noted", log.iloc[:4500].assign(note="x"), "1PL")
+    assert [str(w.message) for w in caught if w.category is ResponseLogWarning] == ["作答记录的列 note 未识别，已忽略"]
 
 
 def _mixed_bank(engine: Engine, staff: dict[str, Actor]) -> list[str]:

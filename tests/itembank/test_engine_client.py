@@ -180,3 +180,27 @@ def test_cli_pull_open_submit(engine: Engine, staff: dict[str, Actor], tokens: d
     assert submitted.exit_code == 0, submitted.output
     with transaction(engine) as session:
         assert sorted(session.exec(select(Response.response, Response.score)).all(), key=str) == [("B", 2.0), (None, 0.0)]
+
+
+def test_a_response_file_names_columns_it_does_not_send_and_refuses_look_alikes(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from openpyxl import Workbook
+
+    from itembank.errors import ValidationError
+
+    noted = tmp_path / "noted.csv"
+    noted.write_text("person_id,item_id,response,seat\nc1,D-001,B,12\nc1,D-002,,13\n", encoding="utf-8")
+    assert engine_cli.read_responses(noted) == [{"person_id": "c1", "item_id": "D-001", "response": "B"},
+                                                {"person_id": "c1", "item_id": "D-002", "response": None}]
+    assert capsys.readouterr().err == "warning: 作答文件的列 seat 未识别，已忽略\n"
+    misspelt = tmp_path / "misspelt.csv"  # sent as it was read before, every answer would have been blank
+    misspelt.write_text("person_id,item_id,responses\nc1,D-001,B\n", encoding="utf-8")
+    with pytest.raises(ValidationError, match="作答文件的列 responses 未识别，是否应为 response？") as caught:
+        engine_cli.read_responses(misspelt)
+    assert caught.value.field == "responses.responses"
+    workbook = Workbook()  # Excel files are read too; a number typed as a person id is its digits
+    workbook.active.append(["person_id", "item_id", "response"])
+    workbook.active.append([1001, "D-001", "T"])
+    workbook.save(tmp_path / "responses.xlsx")
+    assert engine_cli.read_responses(tmp_path / "responses.xlsx") == [
+        {"person_id": "1001", "item_id": "D-001", "response": "T"}]

@@ -170,3 +170,33 @@ def test_whole_bank_json_round_trip_is_lossless(backend: str, tmp_path, engine: 
         dispose()
     assert second == first
     assert any("中文" in v["stem"] or "职业道德" in v["stem"] for i in second["items"] for v in i["versions"])
+
+
+@pytest.mark.parametrize("table", ["csv", "xlsx"])
+def test_every_option_an_item_holds_is_exported_and_imported_back(
+        engine: Engine, staff: dict[str, Actor], tmp_path, table: str) -> None:
+    """An export wrote option_A–E only: an eight-option item lost F–H, and with a key among them its
+    export did not even import back."""
+    from itembank.tabular import read_rows
+
+    bp = _blueprint(engine, staff)
+    options = dict(zip("ABCDEFGH", ["甲", "乙", "丙", "丁", "戊", "己", "庚", "辛"], strict=True))
+    wide = item_row(1, ELEMENTS[0]) | {"type": "multiple_choice", "key": "B,H", "points": 2} | {
+        f"option_{letter}": text for letter, text in options.items()}
+    columns = transfer.flat_columns([wide])
+    assert columns[5:13] == [f"option_{letter}" for letter in "ABCDEFGH"]
+    path = tmp_path / "in.csv"
+    write_rows(path, columns, [wide, item_row(2, ELEMENTS[1])])
+    out, again = tmp_path / f"out.{table}", tmp_path / f"again.{table}"
+    with transaction(engine) as session:
+        transfer.import_items_file(session, staff["writer"], bp, path)
+        transfer.export_file(session, staff["writer"], out).save(out)
+    exported = [row | {"external_id": f"R-{row['external_id']}"} for _, row in read_rows(out)]
+    write_rows(again, list(exported[0]), exported)
+    with transaction(engine) as session:  # the export imports back, under new ids, with all eight options
+        imported = transfer.import_items_file(session, staff["writer"], bp, again)
+        assert imported.warnings == []
+        ids = {item.external_id: item.id for item in imported.items}
+        wide_again = session.exec(select(ItemVersion).where(ItemVersion.item_id == ids[f"R-{wide['external_id']}"])).one()
+    assert len(ids) == 2
+    assert wide_again.options == options and wide_again.key == "BH"
