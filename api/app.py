@@ -25,6 +25,7 @@ from api.routes import (
     calibration,
     delivery,
     engine,
+    exam_sessions,
     incidents,
     items,
     jobs,
@@ -38,7 +39,8 @@ from itembank.config import Settings, get_settings
 from itembank.db import make_engine, upgrade
 
 ROUTERS = (users.router, blueprints.router, items.router, reviews.router, papers.router, delivery.router,
-           results.router, incidents.router, calibration.router, jobs.router, audit.router, engine.router)
+           results.router, incidents.router, calibration.router, jobs.router, audit.router, engine.router,
+           exam_sessions.router)
 
 
 def create_app(engine: Engine | None = None, settings: Settings | None = None, *, migrate: bool = True,

@@ -1,4 +1,5 @@
-"""Reference exam-engine client: list, pull and verify sealed papers, get the key, open, submit responses.
+"""Reference exam-engine client: list, pull and verify sealed papers, get the key, open, submit responses
+and CAT logs (an exam session's package is run offline with ``itembank.engine_offline``).
 
 It trusts nothing it downloads: every package is checked against the bank's public key (fetched
 once per client) and must be the paper that was asked for. Submissions retry with the same batch
@@ -20,6 +21,7 @@ import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from itembank import sealing
+from itembank.adaptive import TamperedLog
 from itembank.errors import (
     Busy,
     Conflict,
@@ -41,6 +43,7 @@ ERRORS_BY_STATUS: dict[int, type[ItemBankError]] = {
 ERRORS_BY_CODE: dict[str, type[ItemBankError]] = {
     "busy": Busy,
     "integrity_failure": IntegrityFailure,
+    "tampered_log": TamperedLog,
     "tampered_package": sealing.TamperedPackage,
 }
 
@@ -151,3 +154,9 @@ class EngineClient:
         return dict(
             self._request("POST", f"/engine/papers/{paper_id}/responses", json=body, attempts=1 + self.retries)
         )
+
+    def submit_cat_log(self, session_id: int, ticket: str, log: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """Send a finished CAT's log (from ``CatPackage.logs()``), retrying: the same log again is a no-op."""
+        body = {"ticket": ticket, "log": list(log)}
+        return dict(self._request("POST", f"/engine/sessions/{session_id}/cat-logs", json=body,
+                                  attempts=1 + self.retries))

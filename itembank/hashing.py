@@ -26,3 +26,9 @@ def canonical_json(value: Any) -> bytes:
 def content_hash(value: Any) -> str:
     """SHA-256 hex digest of the canonical form."""
     return hashlib.sha256(canonical_json(value)).hexdigest()
+
+
+def form_hash(ticket: str, item_ids: list[str]) -> str:
+    """The hash of one candidate's form (ticket and items in order): what the bank records, the sealed
+    package carries and an engine checks before it delivers the form."""
+    return content_hash({"ticket": ticket, "item_ids": list(item_ids)})

@@ -9,7 +9,7 @@ Errors are ``itembank.errors.ValidationError`` (a ``ValueError``) naming the fie
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
@@ -387,3 +387,20 @@ def certify(
         [review.to_numpy(), passed.to_numpy()], ["comprehensive_review", "certified"], "failed"
     )
     return decision
+
+
+def full_credit(answers: Sequence[Mapping[str, Any]]) -> list[int]:
+    """1 where an objective answer earns the item's full points under the bank's scoring, else 0.
+
+    Each answer names ``type``, ``key`` and ``response``. A CAT scores every answer this way (the
+    shadow test's IRT models are dichotomous): the engine with the package's key as it runs the
+    test, the bank with its own key when the log comes back, so the two must agree.
+    """
+    if not answers:
+        return []
+    rows = pd.DataFrame([{"person_id": "x", "paper_id": 0, "item_id": str(n), "response": a.get("response")}
+                         for n, a in enumerate(answers)])
+    keys = pd.DataFrame([{"item_id": str(n), "type": a["type"], "points": 1.0, "key": a["key"]}
+                         for n, a in enumerate(answers)])
+    scored = score_responses(rows, keys).responses.set_index("item_id")["score"]
+    return [int(float(scored[str(n)]) >= 1 - TOLERANCE) for n in range(len(answers))]

@@ -116,6 +116,21 @@ def test_leak_drill_weighs_the_replacement_against_the_papers_beside_it(
     assert sentence.startswith("Warning") != strength.comparable
 
 
+def test_the_loft_session_is_sealed_run_offline_and_score_equivalent(
+        demo_runs: tuple[DemoRun, DemoRun, list[str]]) -> None:
+    """20 candidates, one paper each: every form in the ledger, exposure within the session's limit, and each
+    candidate's expected score on their own paper close to the reference paper's at their true θ: the TCC band
+    holds papers within 1.5 points at the pass-mark θ and ±1; candidates far from those points see more (seen: mean
+    |Δ| 0.81, max 2.37 points)."""
+    _, run, _ = demo_runs
+    loft = run.facts["loft"]
+    assert loft["candidates"] == loft["ledger_forms"] == 20
+    assert loft["max_exposure"] <= loft["exposure_limit"] and loft["max_tcc_deviation"] <= 1.5
+    assert loft["mean_abs_difference"] < 1.5 and loft["max_abs_difference"] < 4.0
+    assert all(r["max"] == 100 for r in loft["results"])
+    assert "LOFT exam session" in Path(run.options.report).read_text(encoding="utf-8")
+
+
 def test_cat_study_on_the_demo_bank(demo_runs: tuple[DemoRun, DemoRun, list[str]]) -> None:
     """20 simulees × 20 items on the calibrated bank: every test verified clean, θ̂ about as accurate as its
     reported SE says (RMSE within 1.6 × the RMS SE, which is about 0.3 at this length), and the report shows

@@ -20,8 +20,9 @@ from api.schemas.delivery import (
     ResponseBatchPublic,
     SealedPackagePublic,
 )
+from api.schemas.exam_sessions import CandidateFormPublic, CatLogIn
 from itembank.models import Role
-from itembank.services import delivery, responses
+from itembank.services import delivery, exam_results, responses
 from itembank.services.actors import Actor
 
 router = APIRouter(prefix="/engine", tags=["engine"])
@@ -71,3 +72,13 @@ def submit_responses(paper_id: IdPath, body: ResponseBatchIn, bank: BankDep, eng
     rows = [r.model_dump() for r in body.responses]
     with bank.transaction() as session:
         return ResponseBatchPublic.model_validate(responses.submit_responses(session, engine, paper_id, body.batch_id, rows))
+
+
+@router.post("/sessions/{session_id}/cat-logs", status_code=201)
+def submit_cat_log(session_id: IdPath, body: CatLogIn, bank: BankDep, engine: ExamEngine) -> CandidateFormPublic:
+    """A finished CAT's log (item, response, score, θ̂, SE per answer). The bank replays it on the sealed pool
+    and rescores it with its own keys: a log the pool would not have written is refused (409 ``tampered_log``).
+    The same log again is a no-op."""
+    log = [e.model_dump() for e in body.log]
+    with bank.transaction() as session:
+        return CandidateFormPublic.model_validate(exam_results.submit_cat_log(session, engine, session_id, body.ticket, log))

@@ -68,6 +68,15 @@ def seal_and_deliver(run: DemoRun, client: EngineClient) -> str:
             f"opened {len(run.opened)} after the window opened")
 
 
+def answer_keys(run: DemoRun, paper_id: int) -> pd.DataFrame:
+    """What the simulated candidates know of a paper's items (type, key, option letters), by item id."""
+    with transaction(run.engine) as session:
+        answerable = responses.answerable_items(session, paper_service.get_paper(session, paper_id))
+    return pd.DataFrame([{"item_id": ext, "type": str(a.version.type), "key": a.version.key,
+                          "options": "".join(sorted(a.version.options or {}))}
+                         for ext, a in answerable.items()]).set_index("item_id")
+
+
 def sit_papers(run: DemoRun, client: EngineClient) -> str:
     """Step 6: candidates answer the opened papers, pretest section included (the simulator knows the keys), the
     engine submits, the bank scores; pretest items never count toward a result."""
@@ -76,11 +85,7 @@ def sit_papers(run: DemoRun, client: EngineClient) -> str:
     per_paper = run.options.n_candidates // len(run.opened)
     rates = []
     for paper_id, opened in run.opened.items():
-        with transaction(run.engine) as session:
-            answerable = responses.answerable_items(session, paper_service.get_paper(session, paper_id))
-            keys = pd.DataFrame([{"item_id": ext, "type": str(a.version.type), "key": a.version.key,
-                                  "options": "".join(sorted(a.version.options or {}))}
-                                 for ext, a in answerable.items()]).set_index("item_id")
+        keys = answer_keys(run, paper_id)
         order = opened_item_ids(opened)  # the package delivers the pretest block last, as its unscored section
         items = keys.loc[order].join(truth[["a", "b", "c"]]).reset_index()
         theta = rng.normal(run.options.candidate_mean, 1.0, per_paper)
@@ -156,7 +161,7 @@ def leak_drill(run: DemoRun) -> str:
 
 
 def verify_ledger(run: DemoRun) -> str:
-    """Step 9: walk the hash chain of the whole audit ledger."""
+    """Step 10: walk the hash chain of the whole audit ledger."""
     with transaction(run.engine) as session:
         check = audit.verify(session)
     run.facts["ledger"] = {"ok": check.ok, "events": check.events, "first_bad": check.first_bad, "reason": check.reason}

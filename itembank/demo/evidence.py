@@ -17,6 +17,7 @@ from itembank.demo.state import short_paper_name
 from itembank.models import AssemblyRun, Blueprint, Item, ItemVersion, Paper, PaperItem
 from itembank.services.blueprints import blueprint_nodes
 from itembank.services.calibration import operational_parameters
+from itembank.services.delivery import CARRIER_ROLES
 from itembank.services.papers import IN_USE, papers_in_use
 from itembank.services.supply import active_item_table
 
@@ -24,13 +25,14 @@ THETA_GRID = np.linspace(-4.0, 4.0, 161)
 
 
 def paper_items(session: Session, blueprint: Blueprint) -> pd.DataFrame:
-    """Every paper's items with points, type (section), element, module and the paper's name, role and status."""
+    """Every fixed paper's items (not an exam session's carrier) with points, type (section), element, module and the paper's name, role and status."""
     rows = session.execute(
         sa_select(*(col(c) for c in (Paper.id, Paper.name, Paper.role, Paper.status, Item.id, Item.external_id,
                                      PaperItem.points, PaperItem.section, ItemVersion.element)))
         .join(PaperItem, col(PaperItem.paper_id) == Paper.id)
         .join(Item, col(Item.id) == PaperItem.item_id)
         .join(ItemVersion, (col(ItemVersion.item_id) == PaperItem.item_id) & (col(ItemVersion.version) == PaperItem.version))
+        .where(col(Paper.role).not_in(CARRIER_ROLES))
         .order_by(col(Paper.id), col(PaperItem.position))
     ).all()
     frame = pd.DataFrame(rows, columns=["paper_id", "paper", "role", "status", "item_pk", "item_id", "points", "type",

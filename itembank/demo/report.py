@@ -8,7 +8,7 @@ import pandas as pd
 
 from itembank import html_report
 from itembank.db import transaction
-from itembank.demo import evidence, figures, simulation_steps
+from itembank.demo import evidence, figures, loft_steps, simulation_steps
 from itembank.demo.state import DemoRun, Recovery, short_paper_name
 from itembank.models import Blueprint
 from itembank.services.health import bank_health
@@ -123,6 +123,7 @@ def _sections(run: DemoRun) -> list[str]:
         + "<ol>" + "".join(f"<li>{html_report.esc(a)}</li>" for a in incident.get("actions", [])) + "</ol>"
         + html_report.table(pd.DataFrame([incident.get("results", {})]), 0)
         + _replacement_strength(replacement),
+        loft_steps.report_section(run),
         "<h2>Audit ledger</h2>"
         + (f"<p class='ok'>Hash chain intact over {ledger['events']:,} events.</p>" if ledger["ok"] else
            f"<p class='bad'>Hash chain BROKEN at event {ledger['first_bad']}: {html_report.esc(ledger['reason'])}</p>"),

@@ -4,6 +4,7 @@ from itembank.models.audit import AuditEvent, AuditHead
 from itembank.models.base import utcnow
 from itembank.models.blueprint import Blueprint, BlueprintNode
 from itembank.models.calibration import CalibrationRun, ItemParameter, ItemStatistic, TrueParameter
+from itembank.models.exam_session import CandidateForm, ExamSession
 from itembank.models.item import (
     EnemyGroup,
     EnemyMember,
@@ -28,6 +29,8 @@ from itembank.models.user import Role, User
 
 __all__ = [
     "AssemblyRun",
+    "CandidateForm",
+    "ExamSession",
     "Handover",
     "Incident",
     "Job",

@@ -27,6 +27,8 @@ from itembank.errors import Busy, Conflict, Forbidden, ItemBankError, NotFound, 
 from itembank.hashing import canonical_json
 from itembank.models import (
     Blueprint,
+    CandidateForm,
+    ExamSession,
     Handover,
     Item,
     ItemSet,
@@ -297,7 +299,7 @@ def delivery_content(session: Session, paper: Paper) -> dict[str, Any]:
         ],
     }
     sets = {e.item.external_id: e.item_set for e in entries}
-    items = [
+    delivered = [
         {
             "item_id": item.external_id,
             "version": version.version,
@@ -309,7 +311,27 @@ def delivery_content(session: Session, paper: Paper) -> dict[str, Any]:
         }
         for item, version in [*((e.item, e.version) for e in entries), *pretest]
     ]
-    return sealing.build_delivery_package(header, items)
+    return sealing.build_delivery_package(header, delivered) | exam_session_content(session, paper)
+
+
+CARRIER_ROLES = frozenset({"loft", "cat"})
+"""Roles of the papers that carry an exam session (``services.exam_sessions``) instead of one paper."""
+
+
+def exam_session_content(session: Session, paper: Paper) -> dict[str, Any]:
+    """What a carrier paper's package holds besides its items: each ticket's LOFT form with its
+    hash, or the CAT pool document and the tickets; nothing for a fixed paper."""
+    if paper.role not in CARRIER_ROLES:
+        return {}
+    exam = session.exec(select(ExamSession).where(ExamSession.paper_id == paper.id)).one()
+    body: dict[str, Any] = {"id": exam.id, "name": exam.name, "mode": exam.mode, "tickets": list(exam.tickets)}
+    if exam.mode == "loft":
+        forms = session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id)
+                             .order_by(col(CandidateForm.ticket))).all()
+        body["forms"] = {f.ticket: {"item_ids": list(f.item_ids), "form_hash": f.form_hash} for f in forms}
+    else:
+        body["cat_pool"] = exam.pool
+    return {"exam_session": body}
 
 
 def variant_content(
@@ -364,7 +386,11 @@ def seal_paper(
     variant_seed: int | None = None,
     include_key: bool = False,
 ) -> SealedPaper:
-    """Encrypt and sign an approved paper for the named engines; a re-seal retires older packages."""
+    """Encrypt and sign an approved paper for the named engines; a re-seal retires older packages.
+
+    A CAT pool's package always holds its answer key (the engine scores each answer to choose the
+    next item); like every sealed content it is stored only encrypted and opens only with the data key.
+    """
     actor.require(Role.BANK_MANAGER, action="seal papers")
     paper = get_paper(session, paper_id)
     seen_lock = paper.lock_version
@@ -376,6 +402,7 @@ def seal_paper(
     window = sealing.ReleaseWindow(not_before, not_after)
     allowed = _engine_names(session, engines)
     package, record = variant_content(session, paper, variant_seed)
+    include_key = include_key or paper.role == "cat"
     if include_key:
         package = package | {"answer_key": _answer_key(session, paper, record)}
     # advance_paper takes the ledger head before the paper's row; the signing key is opened only under

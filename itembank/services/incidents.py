@@ -25,10 +25,11 @@ from itembank.models import (
     SealedPaper,
 )
 from itembank.models.base import as_utc, utcnow
+from itembank.services import exam_sessions, workflow
 from itembank.services import papers as paper_service
-from itembank.services import workflow
 from itembank.services.actors import Actor
 from itembank.services.delivery import (
+    CARRIER_ROLES,
     advance_paper,
     invalidate_sealed,
     pretest_versions,
@@ -81,7 +82,11 @@ def report_leak(
     assemble_replacement: bool = True,
 ) -> Incident:
     """A paper leaked: compromise its items, invalidate it for the scope, release a disjoint backup to the
-    affected engines, and assemble a replacement backup so one is always in hand."""
+    affected engines, and assemble a replacement backup so one is always in hand.
+
+    A LOFT package or CAT pool (an exam session's carrier paper) has no backup: its session is solved
+    again for the same tickets without the leaked items, as a new draft session to approve and seal.
+    """
     actor.require(*HANDLERS, action="handle incidents")
     if not cause.strip():
         raise ValidationError("an incident needs its cause", field="cause")
@@ -92,14 +97,16 @@ def report_leak(
     if paper.status == PaperStatus.INVALIDATED.value:
         raise Conflict(f"paper {paper.name} is already invalidated", field="paper")
     leaked = _item_ids(session, paper)
-    backup = _disjoint_backup(session, paper, set(leaked))
+    carrier = paper.role in CARRIER_ROLES
+    backup = None if carrier else _disjoint_backup(session, paper, set(leaked))
     if backup is None and not assemble_replacement:
         raise Infeasible(f"no disjoint backup of {paper.name} is left and no replacement was asked for", field="backup")
     # The replacement is solved before this transaction writes anything: the solver may run for its whole
     # time limit, and from the first write on this transaction holds the ledger head, which every pull and
     # key release waits for (the backup's engines among them). It avoids the backup about to be released.
     replacement = (_replacement(session, actor, paper, _item_ids(session, backup) if backup else [])
-                   if assemble_replacement else None)
+                   if assemble_replacement and not carrier else None)
+    reassembly = exam_sessions.plan_reassembly(session, paper, leaked) if assemble_replacement and carrier else None
     actions: list[str] = []
     audit.lock_head(session)  # what is decided from here on holds until commit (docs/architecture.md)
     compromisable = [external_id for external_id, status in session.exec(
@@ -132,6 +139,11 @@ def report_leak(
     if replacement is not None:
         actions.append(f"assembled replacement backup {replacement.name} (draft, awaiting approval)")
         results["replacement_backup"] = replacement.name
+    if reassembly is not None:
+        exam = exam_sessions.store_plan(session, actor, reassembly)
+        actions.append(f"re-assembled exam session {exam.name} for its {len(exam.tickets)} ticket(s) without the "
+                       f"leaked items (carrier paper {exam.paper_id}, draft, awaiting approval)")
+        results["reassembled_session"] = exam.id
     return _record(session, actor, "leak", paper, scope, cause, actions, results)
 
 

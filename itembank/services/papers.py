@@ -122,8 +122,8 @@ def assemble(
     )
     session.add(run)
     session.flush()
-    versions = _versions(session, [i for f in result.forms for i in f.item_ids])
-    papers = [_store_paper(session, actor, run, blueprint, form, versions, table, name) for form in result.forms]
+    versions = current_versions(session, [i for f in result.forms for i in f.item_ids])
+    papers = [store_paper(session, actor, run, blueprint, form, versions, table, name) for form in result.forms]
     audit.record(session, actor.name, "assembly.run", "assembly_run", str(run.id),
                  {"spec": document, "snapshot": run.bank_snapshot_hash, "status": result.status,
                   "papers": [p.name for p in papers]})
@@ -137,13 +137,13 @@ def _time_limit(document: dict[str, Any]) -> float:
     return float(limit) if isinstance(limit, int | float) and limit > 0 else SolverSettings().time_limit
 
 
-def _versions(session: Session, external_ids: list[str]) -> dict[str, tuple[int, int]]:
+def current_versions(session: Session, external_ids: list[str]) -> dict[str, tuple[int, int]]:
     rows = session.exec(select(Item.external_id, Item.id, Item.current_version)
                         .where(col(Item.external_id).in_(external_ids))).all()
     return {ext: (cast(int, item_id), version) for ext, item_id, version in rows}
 
 
-def _store_paper(session: Session, actor: Actor, run: AssemblyRun, blueprint: Blueprint, form: assembly.Form,
+def store_paper(session: Session, actor: Actor, run: AssemblyRun, blueprint: Blueprint, form: assembly.Form,
                  versions: dict[str, tuple[int, int]], table: pd.DataFrame, name: str | None) -> Paper:
     by_id = table.set_index("item_id")
     paper = Paper(

@@ -29,6 +29,8 @@ from itembank.db import insert_rows
 from itembank.errors import Conflict, Forbidden, ValidationError
 from itembank.hashing import content_hash
 from itembank.models import (
+    CandidateForm,
+    ExamSession,
     Handover,
     Item,
     ItemStatus,
@@ -46,6 +48,7 @@ from itembank.scoring import ItemErrorAction, ScoringRules
 from itembank.sealing import VariantRecord, unshuffle_responses
 from itembank.services.actors import Actor
 from itembank.services.delivery import (
+    CARRIER_ROLES,
     PRETEST,
     PaperEntry,
     advance_paper,
@@ -200,6 +203,22 @@ def _check_rows(responses: Sequence[dict[str, Any]], on_paper: set[str]) -> pd.D
     return pd.DataFrame(clean, columns=["person_id", "item_id", "response"], dtype=object)
 
 
+def _refuse_off_form(session: Session, paper: Paper, frame: pd.DataFrame) -> None:
+    """On an exam session's carrier paper each candidate (ticket) answers only the items of their own form."""
+    if paper.role not in CARRIER_ROLES:
+        return
+    forms = {ticket: set(item_ids) for ticket, item_ids in session.exec(
+        select(CandidateForm.ticket, CandidateForm.item_ids).join(ExamSession, col(ExamSession.id) == CandidateForm.session_id)
+        .where(ExamSession.paper_id == paper.id)).all()}
+    for n, row in enumerate(frame.itertuples(index=False)):
+        if row.person_id not in forms:
+            raise ValidationError(f"row {n}: {row.person_id!r} has no form in this exam session (a CAT form exists "
+                                  "once its log is sent)", field=f"responses[{n}].person_id")
+        if row.item_id not in forms[row.person_id]:
+            raise ValidationError(f"row {n}: item {row.item_id} is not on the form of {row.person_id}",
+                                  field=f"responses[{n}].item_id")
+
+
 def _engine_sealed(session: Session, engine: Actor, paper: Paper) -> SealedPaper:
     """The package this engine delivered: the last it pulled, else the active one it is allowed."""
     pulled = session.exec(
@@ -242,6 +261,7 @@ def submit_responses(
     paper = get_paper(session, paper_id)
     entries = answerable_items(session, paper)
     frame = _check_rows(responses, set(entries))
+    _refuse_off_form(session, paper, frame)
     digest = content_hash(sorted(frame.itertuples(index=False, name=None), key=lambda r: (r[0], r[1])))
     existing = _existing_batch(session, batch_id, digest, paper_id, engine_actor)
     if existing is not None:

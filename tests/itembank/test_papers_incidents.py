@@ -16,10 +16,10 @@ import assembly
 from itembank import audit
 from itembank.db import transaction
 from itembank.errors import Infeasible, ValidationError
-from itembank.models import CalibrationRun, Item, ItemParameter, Paper, PaperItem, TrueParameter
+from itembank.models import Item, Paper, PaperItem
 from itembank.models.base import utcnow
 from itembank.sample_bank import DATA_DIR
-from itembank.services import incidents, papers, sample
+from itembank.services import incidents, papers
 from itembank.services.actors import Actor
 
 SPEC = DATA_DIR / "specs" / "hr-manager-l3-theory.yaml"
@@ -29,22 +29,6 @@ def _spec(**solver: object) -> dict:
     document = yaml.safe_load(SPEC.read_text(encoding="utf-8"))
     document["solver"].update({"time_limit": 20, "gap": 0.02, **solver})
     return document
-
-
-@pytest.fixture
-def calibrated_bank(engine: Engine, staff: dict[str, Actor]) -> Engine:
-    """A 900-item level-3 sample bank, active, with its true parameters as an approved calibration."""
-    with transaction(engine) as session:  # the review itself is tested in test_workflow; here items start active
-        sample.load_sample_bank(session, staff["admin"], 3, 900, 11)
-    with engine.begin() as connection:
-        connection.execute(Item.__table__.update().values(status="active"))
-    with transaction(engine) as session:
-        run = CalibrationRun(name="truth", model="3PL", status="approved", created_by="test")
-        session.add(run)
-        session.flush()
-        session.add_all(ItemParameter(item_id=t.item_id, version=1, run_id=run.id, model=t.model, a=t.a, b=t.b,
-                                      c=t.c, status="operational") for t in session.exec(select(TrueParameter)).all())
-    return engine
 
 
 def test_assemble_approve_and_leak_drill(calibrated_bank: Engine, staff: dict[str, Actor],
