@@ -5,12 +5,13 @@ The carrier paper each session names is approved, sealed and pulled through the 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 import pandas as pd
 from fastapi import APIRouter, Depends, Path
 
-from api.deps import BankDep, require
+from api.deps import Bank, BankDep, require
 from api.paging import IdPath
 from api.schemas.exam_sessions import (
     CandidateFormPublic,
@@ -19,6 +20,7 @@ from api.schemas.exam_sessions import (
     LoftSessionRequest,
     SessionResult,
 )
+from itembank.models.exam_session import ExamSession
 from itembank.services import exam_results, exam_sessions
 from itembank.services.actors import Actor
 
@@ -32,19 +34,13 @@ TicketPath = Annotated[str, Path(min_length=1, max_length=64, description="准�
 @router.post("/loft", status_code=201)
 def assemble_loft(body: LoftSessionRequest, bank: BankDep, actor: Manager) -> ExamSessionPublic:
     """One verified, score-equivalent paper per ticket (一人一卷) on a draft carrier paper."""
-    options = body.model_dump(exclude={"spec", "tickets"})
-    with bank.transaction() as session:
-        exam = exam_sessions.assemble_loft_session(session, actor, body.spec, body.tickets, **options)
-        return ExamSessionPublic.model_validate(exam_sessions.describe(session, actor, exam.id))  # type: ignore[arg-type]
+    return _create(exam_sessions.assemble_loft_session, body, bank, actor)
 
 
 @router.post("/cat", status_code=201)
 def build_cat_pool(body: CatSessionRequest, bank: BankDep, actor: Manager) -> ExamSessionPublic:
     """A CAT pool from the calibrated active items on a draft carrier paper; its sealed package holds the keys."""
-    options = body.model_dump(exclude={"spec", "tickets"})
-    with bank.transaction() as session:
-        exam = exam_sessions.build_cat_pool(session, actor, body.spec, body.tickets, **options)
-        return ExamSessionPublic.model_validate(exam_sessions.describe(session, actor, exam.id))  # type: ignore[arg-type]
+    return _create(exam_sessions.build_cat_pool, body, bank, actor)
 
 
 @router.get("/{session_id}")
@@ -67,3 +63,13 @@ def session_results(session_id: IdPath, bank: BankDep, actor: ResultReader) -> l
         table = exam_results.session_results(session, actor, session_id)
     rows = table.astype(object).where(pd.notna(table), None).to_dict("records")
     return [SessionResult.model_validate(r) for r in rows]
+
+
+def _create(build: Callable[..., ExamSession], body: LoftSessionRequest | CatSessionRequest,
+            bank: Bank, actor: Actor) -> ExamSessionPublic:
+    """Build a session from the request's spec, tickets and options and describe it, in one transaction."""
+    options = body.model_dump(exclude={"spec", "tickets"})
+    with bank.transaction() as session:
+        exam = build(session, actor, body.spec, body.tickets, **options)
+        assert exam.id is not None  # the service flushed the new row
+        return ExamSessionPublic.model_validate(exam_sessions.describe(session, actor, exam.id))
