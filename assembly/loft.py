@@ -8,6 +8,10 @@ many papers already hold it (plus a seeded jitter, so papers differ), and items 
 cap floor(r_max·N) get an upper bound of 0. Pricing by use keeps exposure flat, and flat exposure is what keeps the mean pairwise
 overlap low (Σ C(uses, 2) / C(N, 2) / length); both are checked again by :func:`verify_loft`.
 
+Before the first paper, :class:`assembly.loft_supply.SummedRows` asks whether N papers can exist at
+all under the cap (every row summed over the N papers, one LP); when not, the session is refused
+naming the rules that conflict and the least cap that would hold, instead of failing part-way.
+
 The spec's ``forms``, ``overlap`` and ``information`` blocks are for fixed papers and do not
 apply here; ``loft`` and ``equivalence`` do.
 """
