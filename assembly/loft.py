@@ -8,6 +8,10 @@ many papers already hold it (plus a seeded jitter, so papers differ), and items 
 cap floor(r_max·N) get an upper bound of 0. Pricing by use keeps exposure flat, and flat exposure is what keeps the mean pairwise
 overlap low (Σ C(uses, 2) / C(N, 2) / length); both are checked again by :func:`verify_loft`.
 
+Before the first paper, :class:`assembly.loft_supply.SummedRows` asks whether N papers can exist at
+all under the cap (every row summed over the N papers, one LP); when not, the session is refused
+naming the rules that conflict and the least cap that would hold, instead of failing part-way.
+
 The spec's ``forms``, ``overlap`` and ``information`` blocks are for fixed papers and do not
 apply here; ``loft`` and ``equivalence`` do.
 """
@@ -30,6 +34,7 @@ from assembly.equivalence import Reference, percent_curves, reference_from, refe
 from assembly.errors import RejectedSolution, SpecError
 from assembly.loft_result import LoftResult
 from assembly.loft_solver import PaperSolver
+from assembly.loft_supply import SummedRows
 from assembly.model import AssemblyModel
 from assembly.objective import theta_label
 from assembly.result import Form
@@ -123,6 +128,16 @@ def assemble_loft(items: pd.DataFrame, spec: PaperSpec | dict[str, Any] | str | 
     single = single_paper_spec(spec)
     model = build_model(pool, single)
     _add_tcc_band(model, anchor, spec)
+    shortfall = SummedRows(model, len(names)).shortfall(cap)
+    if shortfall is not None:
+        least = ("" if shortfall.least_cap is None else
+                 f"; summed over the papers they hold from {shortfall.least_cap} papers per item "
+                 f"(max_exposure ≥ {shortfall.least_cap / len(names):.3g})")
+        return LoftResult(status="infeasible", seed=seed, reference=anchor,
+                          diagnosis=[describe(g, single) for g in shortfall.groups],
+                          conflicts=shortfall.groups,
+                          message=f"no {len(names)} papers meet these rules together with each item "
+                          f"in at most {cap} of them (max_exposure {spec.loft.max_exposure:g}){least}")
     settings = spec.solver.model_copy(update={"time_limit": min(PAPER_SECONDS, spec.solver.time_limit),
                                               "gap": PAPER_GAP})
     rng = np.random.default_rng(seed)

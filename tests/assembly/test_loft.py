@@ -74,3 +74,15 @@ def test_full_model_takes_over_when_the_short_list_yields_no_paper(
     result = assemble_loft(synthetic_bank(600, rng=3), SPEC, 4, seed=2)
     assert result.ok and len(result.forms) == 4
     assert result.attainment["ok"].all()
+
+
+def test_rules_the_cap_cannot_meet_together_are_named_before_solving() -> None:
+    """Each rule alone has the items (the count pre-check passes), but a most-informative
+    reference has a steep TCC that only the most discriminating items match: 20 papers with each
+    item in at most 5 of them cannot all match it, whichever papers are chosen. The session is
+    refused before any paper, naming the TCC band and the least cap that would do."""
+    spec = {**SPEC, "information": {"objective": "maximin", "theta": [-1.0, 0.0, 1.0]}}
+    result = assemble_loft(synthetic_bank(300, rng=3), spec, 20, seed=5)
+    assert result.status == "infeasible" and not result.forms and not result.paper_seconds
+    assert any(group.startswith("tcc[") for group in result.conflicts)
+    assert "max_exposure ≥ 0.35" in result.message
