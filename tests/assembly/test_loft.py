@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from assembly import assemble_loft, load_spec, loft_solver
+from assembly import assemble_loft, load_spec, loft_solver, verify_loft
 from assembly.synthetic import synthetic_bank
 
 SPEC = {
@@ -86,3 +88,29 @@ def test_rules_the_cap_cannot_meet_together_are_named_before_solving() -> None:
     assert result.status == "infeasible" and not result.forms and not result.paper_seconds
     assert any(group.startswith("tcc[") for group in result.conflicts)
     assert "max_exposure ≥ 0.35" in result.message
+
+
+@settings(max_examples=6, deadline=None)
+@given(weights=st.lists(st.integers(5, 30), min_size=6, max_size=6),
+       tolerance=st.sampled_from([3.0, 6.0]), share=st.integers(0, 60),
+       per_element=st.sampled_from([None, 2, 3]), max_exposure=st.sampled_from([0.25, 0.5]),
+       candidates=st.integers(4, 8), seed=st.integers(0, 10_000))
+def test_random_specs_give_papers_without_violations(weights: list[int], tolerance: float,
+                                                     share: int, per_element: int | None,
+                                                     max_exposure: float, candidates: int,
+                                                     seed: int) -> None:
+    """Whatever the rules: either the session is refused with a named reason, or every paper
+    passes the independent verifier (content rules, TCC band, exposure, overlap, distinctness)."""
+    scaled = [w * 100 / sum(weights) for w in weights]
+    spec = {**SPEC, "blueprint": [{"node": m, "weight": w, "tolerance": tolerance}
+                                  for m, w in zip("ABCDEF", scaled, strict=True)],
+            "importance": [{"levels": ["X"], "min_share": share}],
+            "max_per_element": per_element, "loft": {"max_exposure": max_exposure}}
+    bank = synthetic_bank(600, rng=3)
+    result = assemble_loft(bank, spec, candidates, seed=seed)
+    if not result.ok:
+        assert result.status in ("infeasible", "not_solved") and result.message
+        return
+    assert result.reference is not None and len(result.forms) == candidates
+    report = verify_loft(bank, spec, result.forms, result.reference)
+    assert report["ok"].all(), report[~report["ok"]]
