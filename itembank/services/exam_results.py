@@ -18,7 +18,7 @@ from typing import Any
 
 import pandas as pd
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col
 
 from itembank import audit, scoring
 from itembank.adaptive import CatPool, CatSession, TamperedLog
@@ -35,6 +35,7 @@ from itembank.services.exam_sessions import (
     get_exam_session,
     ledger_forms,
     ledger_hash,
+    ticket_form,
 )
 
 RESULT_READERS = (*responses.SCORERS, Role.AUDITOR)
@@ -95,14 +96,13 @@ def submit_cat_log(session: Session, engine: Actor, exam_id: int, ticket: str,
     _rescore(session, exam, log)
     payload = log_payload(exam, ticket, log)
     audit.lock_head(session)  # before the form row: a concurrent submission of the same ticket waits here
-    existing = session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id,
-                                                        CandidateForm.ticket == ticket)).first()
+    existing = ticket_form(session, exam, ticket)
     if existing is not None:
         if log_payload(exam, ticket, existing.cat_log) == payload:
             return existing
         raise Conflict(f"ticket {ticket} already has a different CAT log in exam session {exam_id}", field="ticket")
     given = replayed.administered
-    result = {k: v for k, v in replayed.to_dict().items() if k != "log"}
+    result = replayed.result()
     form = CandidateForm(session_id=exam.id, ticket=ticket, item_ids=given, form_hash=form_hash(ticket, given),  # type: ignore[arg-type]
                          cat_log=payload["log"], result=result)
     session.add(form)
@@ -118,8 +118,7 @@ def replay_cat(session: Session, actor: Actor, exam_id: int, ticket: str) -> Cat
     ledger: every item choice, θ̂ and score comes out again, or ``IntegrityFailure`` says what differs."""
     actor.require(*READERS, action="replay CAT sessions")
     exam = get_exam_session(session, exam_id)
-    form = session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id,
-                                                    CandidateForm.ticket == ticket)).first()
+    form = ticket_form(session, exam, ticket)
     if form is None or not form.cat_log:
         raise ValidationError(f"ticket {ticket} has no CAT log in exam session {exam_id}", field="ticket")
     ledger_forms(session, actor, exam_id)  # the session's inputs, the pool's hash among them

@@ -262,6 +262,12 @@ def forms(session: Session, exam: ExamSession) -> list[CandidateForm]:
                              .order_by(col(CandidateForm.ticket))).all())
 
 
+def ticket_form(session: Session, exam: ExamSession, ticket: str) -> CandidateForm | None:
+    """One ticket's stored form in a session, if it has one."""
+    return session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id,
+                                                    CandidateForm.ticket == ticket)).first()
+
+
 def describe(session: Session, actor: Actor, exam_id: int) -> dict[str, Any]:
     """The session as bank staff see it: mode, carrier paper and status, settings, tickets, form count
     (never item content or keys)."""
@@ -282,8 +288,7 @@ def candidate_form(session: Session, actor: Actor, exam_id: int, ticket: str) ->
     exam = get_exam_session(session, exam_id)
     if ticket not in exam.tickets:
         raise NotFound(f"ticket {ticket} is not registered for exam session {exam_id}", field="ticket")
-    form = session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id,
-                                                    CandidateForm.ticket == ticket)).first()
+    form = ticket_form(session, exam, ticket)
     if form is None:
         raise NotFound(f"ticket {ticket} has no form yet (a CAT form exists once its log is sent)", field="ticket")
     return form
@@ -293,8 +298,7 @@ def verify_loft_form(session: Session, actor: Actor, exam_id: int, ticket: str, 
     """Check a form an engine delivered (its items in order) against the one the bank recorded and sealed."""
     actor.require(*READERS, Role.EXAM_ENGINE, action="verify exam forms")
     exam = get_exam_session(session, exam_id)
-    form = session.exec(select(CandidateForm).where(CandidateForm.session_id == exam.id,
-                                                    CandidateForm.ticket == ticket)).first()
+    form = ticket_form(session, exam, ticket)
     if form is None:
         raise NotFound(f"ticket {ticket} has no form in exam session {exam_id}", field="ticket")
     if form_hash(ticket, list(item_ids)) != form.form_hash:
