@@ -125,7 +125,7 @@ class CatPackage:
 
     def result(self, ticket: str) -> dict[str, Any]:
         """θ̂, SE, the 百分制 score on the reference paper and the pass decision, as the engine sees them."""
-        return {k: v for k, v in self._session(ticket).to_dict().items() if k != "log"}
+        return self._session(ticket).result()
 
     def logs(self) -> dict[str, list[dict[str, Any]]]:
         """Every started CAT's log (with responses): what goes back to the bank."""

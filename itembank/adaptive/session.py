@@ -168,10 +168,13 @@ class CatSession:
                                       f"give {replayed[name]:.9f}", field=f"log[{k}].{name}")
         return session
 
-    def to_dict(self) -> dict[str, Any]:
+    def result(self) -> dict[str, Any]:
+        """θ̂, SE, the 百分制 score on the reference paper and the pass decision, without the log."""
         return {"candidate_id": self.candidate_id, "length": len(self.log), "theta": self.theta,
-                "se": self.se, "score": self.score, "passed": self.passed,
-                "finished": self.finished, "log": [dict(entry) for entry in self.log]}
+                "se": self.se, "score": self.score, "passed": self.passed, "finished": self.finished}
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.result() | {"log": [dict(entry) for entry in self.log]}
 
     def summary(self) -> str:
         state = "finished" if self.finished else "in progress"
