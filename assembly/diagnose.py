@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,6 +163,13 @@ def deletion_filter(model: AssemblyModel, settings: SolverSettings,
             complete = False
         return verdict is False
 
+    return minimal_conflict(kept, still_infeasible), complete
+
+
+def minimal_conflict(groups: list[str], still_infeasible: Callable[[list[str]], bool]) -> list[str]:
+    """Drop whole families, then single groups, while what is left still cannot be met: a minimal
+    conflicting set for any infeasibility check (the full model's, LOFT's summed rows)."""
+    kept = list(groups)
     for name in dict.fromkeys(family(g) for g in kept):
         without = [g for g in kept if family(g) != name]
         if still_infeasible(without):
@@ -170,4 +178,4 @@ def deletion_filter(model: AssemblyModel, settings: SolverSettings,
         without = [g for g in kept if g != group]
         if still_infeasible(without):
             kept = without
-    return kept, complete
+    return kept

@@ -17,7 +17,8 @@ import highspy
 import numpy as np
 import pulp
 
-from assembly.model import AssemblyModel, family
+from assembly.diagnose import minimal_conflict
+from assembly.model import AssemblyModel
 
 
 @dataclass(frozen=True)
@@ -74,15 +75,7 @@ class SummedRows:
         (whole families first, then single groups) and the least cap that would do."""
         if self.feasible(cap):
             return None
-        kept = list(self._rows)
-        for name in dict.fromkeys(family(g) for g in kept):
-            without = [g for g in kept if family(g) != name]
-            if not self.feasible(cap, without):
-                kept = without
-        for group in list(kept):
-            without = [g for g in kept if g != group]
-            if not self.feasible(cap, without):
-                kept = without
+        kept = minimal_conflict(list(self._rows), lambda groups: not self.feasible(cap, groups))
         return Shortfall(kept, self._least_cap(cap))
 
     def _least_cap(self, cap: int) -> int | None:
